@@ -1,0 +1,260 @@
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { BrokenCircuitError, BulkheadRejectedError, ConsecutiveBreaker, bulkhead, circuitBreaker, handleWhen } from 'cockatiel';
+import type { BulkheadPolicy, CircuitBreakerPolicy, IDisposable } from 'cockatiel';
+import { AppError, problem } from '../errors.js';
+import { AddressRefusedError, checkAdapterUrl, createGuardedLookup } from './allowed-hosts.js';
+import type { AllowedHostRules, ResolveHost } from './allowed-hosts.js';
+import { CallCancelledError, startDeadline, toProviderAnswer } from './builtin.js';
+import type { Deadline } from './builtin.js';
+import type { ProviderAdapter, ProviderAnswer, ProviderRequest } from './types.js';
+
+/** The subset of a pino logger the adapters use. */
+export interface AdapterLogger {
+  warn(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+}
+
+export interface HttpAdaptersOptions {
+  /** Parsed `ADAPTER_ALLOWED_HOSTS`; checked again after DNS resolution on every new connection. */
+  allowedHosts: AllowedHostRules;
+  /** Signs the gateway JWT a provider verifies; `audience` is the provider department code. */
+  signToken(audience: string): Promise<string>;
+  maxResponseBytes?: number;
+  maxConcurrentPerProvider?: number;
+  maxQueuedPerProvider?: number;
+  breaker?: { consecutiveFailures?: number; halfOpenAfterMs?: number };
+  logger?: AdapterLogger;
+  /** DNS resolution; tests replace it to play a rebinding resolver. Default: dns.lookup. */
+  resolve?: ResolveHost;
+}
+
+export interface HttpAdapters {
+  adapterFor(config: { url: string; timeoutMs: number }): ProviderAdapter;
+  /** Closes every pool; calls made afterwards fail with PROVIDER_UNAVAILABLE. */
+  close(): Promise<void>;
+}
+
+const DEFAULTS = {
+  maxResponseBytes: 1024 * 1024,
+  maxConcurrentPerProvider: 32,
+  maxQueuedPerProvider: 64,
+  consecutiveFailures: 5,
+  halfOpenAfterMs: 10_000,
+} as const;
+
+const POOL_SETTINGS = {
+  pipelining: 1, // providers are plain HTTP/1.1 servers; pipelining would let one slow answer block others
+  keepAliveTimeout: 4_000, // below Node's 5 s server default, so we never reuse a socket the provider is closing
+  keepAliveMaxTimeout: 60_000,
+  keepAliveTimeoutThreshold: 1_000,
+  // The per-call deadline bounds headers and body; undici's own timers would fire as a different error.
+  headersTimeout: 0,
+  bodyTimeout: 0,
+  connectTimeout: 10_000,
+  maxHeaderSize: 16 * 1024,
+  autoSelectFamily: true,
+  autoSelectFamilyAttemptTimeout: 250,
+} as const;
+
+const COUNTED_FAILURES = new Set(['PROVIDER_ERROR', 'PROVIDER_TIMEOUT', 'PROVIDER_BAD_RESPONSE']);
+
+/** What the circuit breaker counts: the provider failed or timed out, not the caller walking away. */
+export function isProviderFailure(err: unknown): boolean {
+  return err instanceof AppError && COUNTED_FAILURES.has(err.code) && !(err.cause instanceof CallCancelledError);
+}
+
+interface ProviderGate {
+  breaker: CircuitBreakerPolicy;
+  bulkhead: BulkheadPolicy;
+}
+
+export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
+  const rules = options.allowedHosts;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULTS.maxResponseBytes;
+  const maxConcurrent = options.maxConcurrentPerProvider ?? DEFAULTS.maxConcurrentPerProvider;
+  const maxQueued = options.maxQueuedPerProvider ?? DEFAULTS.maxQueuedPerProvider;
+  const consecutiveFailures = options.breaker?.consecutiveFailures ?? DEFAULTS.consecutiveFailures;
+  const halfOpenAfterMs = options.breaker?.halfOpenAfterMs ?? DEFAULTS.halfOpenAfterMs;
+  const logger = options.logger;
+  const pools = new Map<string, Pool>();
+  const gates = new Map<string, ProviderGate>();
+  const listeners: IDisposable[] = [];
+  let closed = false;
+  // Runs inside net.connect, so the address checked is the address connected to (no DNS rebinding).
+  const lookup = createGuardedLookup(rules, options.resolve);
+
+  function poolFor(provider: string, origin: string): Pool {
+    // One pool per provider *and* origin: two departments behind one host never share sockets,
+    // so a hung provider cannot starve another of connections.
+    const key = `${provider} ${origin}`;
+    let pool = pools.get(key);
+    if (pool === undefined) {
+      pool = new Pool(origin, {
+        ...POOL_SETTINGS,
+        connections: maxConcurrent, // the bulkhead never lets more calls through than this
+        maxResponseSize: maxResponseBytes, // backstop for the byte cap in readCapped
+        connect: { lookup },
+      });
+      pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  function gateFor(provider: string): ProviderGate {
+    let gate = gates.get(provider);
+    if (gate === undefined) {
+      const breaker = circuitBreaker(handleWhen(isProviderFailure), {
+        halfOpenAfter: halfOpenAfterMs,
+        breaker: new ConsecutiveBreaker(consecutiveFailures),
+      });
+      listeners.push(
+        breaker.onBreak(() => logger?.warn({ provider, halfOpenAfterMs }, 'provider circuit opened')),
+        breaker.onHalfOpen(() => logger?.info({ provider }, 'provider circuit half-open: sending a probe')),
+        breaker.onReset(() => logger?.info({ provider }, 'provider circuit closed')),
+      );
+      gate = { breaker, bulkhead: bulkhead(maxConcurrent, maxQueued) };
+      gates.set(provider, gate);
+    }
+    return gate;
+  }
+
+  async function send(url: URL, provider: string, body: string, requestId: string, token: string, deadline: Deadline): Promise<ProviderAnswer> {
+    let response: Dispatcher.ResponseData | undefined;
+    try {
+      response = await poolFor(provider, url.origin).request({
+        method: 'POST',
+        path: url.pathname + url.search,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json',
+          'x-request-id': requestId,
+        },
+        body,
+        signal: deadline.signal,
+      });
+      const status = response.statusCode;
+      if (status < 200 || status > 299) {
+        const what = status >= 300 && status < 400 ? `a redirect (HTTP ${status}), which the gateway does not follow` : `HTTP ${status}`;
+        throw problem('PROVIDER_ERROR', `provider ${provider} answered ${what}`, { cause: new Error(`HTTP ${status} from ${url.origin}`) });
+      }
+      const text = await readCapped(response, provider, maxResponseBytes);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (err) {
+        throw problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered with a body that is not JSON`, { cause: err });
+      }
+      const answer = toProviderAnswer(parsed);
+      if (answer === undefined) {
+        throw problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered outside the provider protocol: expected {found: true, record: {...}} or {found: false}`);
+      }
+      return answer;
+    } catch (err) {
+      // Never keep reading (or buffering) a response we have given up on: destroying an unfinished
+      // body drops its socket. The listener keeps undici's resulting AbortError from going unhandled.
+      response?.body.on('error', () => undefined).destroy();
+      throw classify(err, provider, deadline);
+    }
+  }
+
+  function classify(err: unknown, provider: string, deadline: Deadline): AppError {
+    const expired = deadline.failure();
+    if (expired !== undefined) return expired;
+    if (err instanceof AppError) return err;
+    if (hasCause(err, (e) => e instanceof AddressRefusedError)) {
+      logger?.warn({ provider, err }, 'provider address refused by ADAPTER_ALLOWED_HOSTS');
+      return problem('PROVIDER_ERROR', `provider ${provider} resolved to an address that ADAPTER_ALLOWED_HOSTS does not admit`, { cause: err });
+    }
+    if (hasCause(err, (e) => (e as { code?: unknown }).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE')) {
+      return problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered with more than ${maxResponseBytes} bytes`, { cause: err });
+    }
+    return problem('PROVIDER_ERROR', `could not reach provider ${provider}`, { cause: err });
+  }
+
+  async function call(url: URL, ceilingMs: number, request: ProviderRequest, context: Parameters<ProviderAdapter['call']>[1]): Promise<ProviderAnswer> {
+    const { provider } = context;
+    if (closed) throw problem('PROVIDER_UNAVAILABLE', `provider ${provider} cannot be called: the gateway is shutting down`);
+    // The type's registered timeout is a ceiling; a caller with less time left (a batch) may ask for less.
+    const timeoutMs = Math.min(ceilingMs, context.timeoutMs);
+    const deadline = startDeadline(provider, timeoutMs, context.signal);
+    try {
+      const token = await deadline.race(tokenFor(provider));
+      const body = JSON.stringify(request);
+      const gate = gateFor(provider);
+      const attempt = gate.breaker.execute(
+        () => gate.bulkhead.execute(() => send(url, provider, body, request.requestId, token, deadline), deadline.signal),
+        deadline.signal,
+      );
+      return await deadline.race(attempt);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      if (err instanceof BrokenCircuitError) {
+        throw problem('PROVIDER_UNAVAILABLE', `provider ${provider} is unavailable after repeated failures; retry later`, {
+          cause: err,
+          headers: { 'retry-after': String(Math.ceil(halfOpenAfterMs / 1000)) },
+        });
+      }
+      if (err instanceof BulkheadRejectedError) {
+        throw problem('PROVIDER_UNAVAILABLE', `provider ${provider} has too many calls in progress; retry later`, { cause: err });
+      }
+      // A queued call whose deadline passed surfaces as cockatiel's TaskCancelledError.
+      throw deadline.failure() ?? problem('PROVIDER_ERROR', `the call to provider ${provider} failed`, { cause: err });
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  async function tokenFor(provider: string): Promise<string> {
+    try {
+      return await options.signToken(provider);
+    } catch (err) {
+      // Our failure, not the provider's: not counted by the breaker.
+      throw problem('INTERNAL_ERROR', `the gateway could not sign its token for provider ${provider}`, { cause: err });
+    }
+  }
+
+  return {
+    adapterFor(config) {
+      // Checked here as well as at registration: ADAPTER_ALLOWED_HOSTS may have narrowed since.
+      const check = checkAdapterUrl(config.url, rules);
+      if (!check.ok) {
+        return { call: (_, { provider }) => Promise.reject(problem('PROVIDER_ERROR', `the adapter URL of provider ${provider} is not allowed: ${check.reason}`)) };
+      }
+      const url = new URL(config.url);
+      return { call: (request, context) => call(url, config.timeoutMs, request, context) };
+    },
+    async close() {
+      closed = true;
+      for (const listener of listeners.splice(0)) listener.dispose();
+      const all = [...pools.values()];
+      pools.clear();
+      gates.clear();
+      await Promise.all(all.map((pool) => pool.close()));
+    },
+  };
+}
+
+/** Reads at most `limit` bytes; a larger answer is refused without buffering the rest. */
+async function readCapped(response: Dispatcher.ResponseData, provider: string, limit: number): Promise<string> {
+  const tooLarge = (): AppError => problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered with more than ${limit} bytes`);
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > limit) throw tooLarge(); // leaving the loop destroys the stream and its socket
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+function hasCause(err: unknown, test: (e: Error) => boolean): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (test(e)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { AuditEvent, AuditEventInput } from './event.js';
+
+/** prevHash of the first event of a fresh chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface ChainPoint {
+  seq: number;
+  hash: string;
+}
+
+/**
+ * hash = SHA-256 over prevHash, a newline, and the RFC 8785 canonical JSON of every other member
+ * of the event (seq and prevHash included), so any edit, insertion, deletion or reordering shows.
+ */
+export function eventHash(event: Omit<AuditEvent, 'hash'>): string {
+  const body = canonicalize(normalise(event));
+  return createHash('sha256').update(event.prevHash).update('\n').update(body ?? '').digest('hex');
+}
+
+/** Values as they survive a round trip through the database and JSON (e.g. Date → ISO string). */
+function normalise(event: Omit<AuditEvent, 'hash'>): Record<string, unknown> {
+  return {
+    ...event,
+    time: new Date(event.time).toISOString(),
+    detail: event.detail ?? null,
+  };
+}
+
+/** Extends the chain from `head` with `inputs`, in order. */
+export function chainEvents(head: ChainPoint, inputs: readonly AuditEventInput[]): AuditEvent[] {
+  const out: AuditEvent[] = [];
+  let prev = head;
+  for (const input of inputs) {
+    const unhashed = { ...input, time: new Date(input.time).toISOString(), seq: prev.seq + 1, prevHash: prev.hash };
+    const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed) };
+    out.push(event);
+    prev = { seq: event.seq, hash: event.hash };
+  }
+  return out;
+}
+
+export interface ChainVerdict {
+  ok: boolean;
+  checked: number;
+  head: ChainPoint;
+  firstBrokenSeq?: number;
+  reason?: string;
+}
+
+/**
+ * Incremental verifier: feed events in seq order. It stops judging at the first break but keeps
+ * counting, so a streamed export or table scan never needs to be held in memory.
+ */
+export class ChainVerifier {
+  private prev: ChainPoint;
+  private checked = 0;
+  private broken: { seq: number; reason: string } | null = null;
+
+  constructor(anchor: ChainPoint = { seq: 0, hash: GENESIS_HASH }) {
+    this.prev = anchor;
+  }
+
+  push(event: AuditEvent): void {
+    this.checked += 1;
+    if (this.broken) return;
+    const seq = Number(event.seq);
+    let reason: string | null = null;
+    if (seq !== this.prev.seq + 1) {
+      reason = seq <= this.prev.seq ? `seq ${seq} after ${this.prev.seq}: reordered or inserted` : `seq ${this.prev.seq + 1} missing`;
+    } else if (event.prevHash !== this.prev.hash) {
+      reason = 'prevHash does not match the previous event';
+    } else if (eventHash(withoutHash(event)) !== event.hash) {
+      reason = 'content does not match its hash';
+    }
+    if (reason) {
+      // A missing event is reported by the seq that should have been there.
+      this.broken = { seq: seq > this.prev.seq + 1 ? this.prev.seq + 1 : seq, reason };
+      return;
+    }
+    this.prev = { seq, hash: event.hash };
+  }
+
+  /** `expectedHead` (e.g. the stored chain head) catches events removed from the end. */
+  result(expectedHead?: ChainPoint): ChainVerdict {
+    if (!this.broken && expectedHead && (expectedHead.seq !== this.prev.seq || expectedHead.hash !== this.prev.hash)) {
+      this.broken = { seq: this.prev.seq + 1, reason: `chain ends at seq ${this.prev.seq}, head is ${expectedHead.seq}` };
+    }
+    const verdict: ChainVerdict = { ok: this.broken === null, checked: this.checked, head: expectedHead ?? this.prev };
+    if (this.broken) {
+      verdict.firstBrokenSeq = this.broken.seq;
+      verdict.reason = this.broken.reason;
+    }
+    return verdict;
+  }
+}
+
+function withoutHash(event: AuditEvent): Omit<AuditEvent, 'hash'> {
+  const { hash: _hash, ...rest } = event;
+  return rest;
+}

@@ -1,0 +1,113 @@
+import { envSchema } from 'env-schema';
+
+/**
+ * Typed, frozen configuration. This is the only module that reads `process.env`
+ * (through `loadConfig()`); everything else receives a `Config`.
+ * Variable names are part of the product contract (ARCHITECTURE.md, "Runtime").
+ */
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset: embedded PGlite under `dataDir`. */
+  databaseUrl: string | null;
+  dataDir: string;
+  /** Where PGlite keeps its files; null keeps it in memory (tests). */
+  pgliteDir: string | null;
+  demo: boolean;
+  demoProviders: 'builtin' | 'http';
+  redisUrl: string | null;
+  logLevel: string;
+  rateLimitPerMinute: number;
+  adapterAllowedHosts: string;
+  auditHmacKey: string | null;
+  publicUrl: string;
+  tokenTtlSeconds: number;
+  auditFlushMaxEvents: number;
+  auditFlushIntervalMs: number;
+  providerMaxResponseBytes: number;
+  providerMaxConcurrent: number;
+  providerBreakerFailures: number;
+  providerBreakerHalfOpenMs: number;
+  revocationCheckMs: number;
+}
+
+const schema = {
+  type: 'object',
+  properties: {
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+    HOST: { type: 'string', default: '127.0.0.1' },
+    DATABASE_URL: { type: 'string' },
+    DATA_DIR: { type: 'string', default: './data' },
+    DEMO: { type: 'boolean' },
+    DEMO_PROVIDERS: { type: 'string', enum: ['builtin', 'http'], default: 'builtin' },
+    REDIS_URL: { type: 'string' },
+    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 600 },
+    ADAPTER_ALLOWED_HOSTS: { type: 'string', default: '127.0.0.1,localhost,::1' },
+    AUDIT_HMAC_KEY: { type: 'string', minLength: 32 },
+    PUBLIC_URL: { type: 'string' },
+    TOKEN_TTL_SECONDS: { type: 'integer', minimum: 30, maximum: 3600, default: 300 },
+    AUDIT_FLUSH_MAX_EVENTS: { type: 'integer', minimum: 1, maximum: 5000, default: 256 },
+    AUDIT_FLUSH_INTERVAL_MS: { type: 'integer', minimum: 0, maximum: 1000, default: 2 },
+    PROVIDER_MAX_RESPONSE_BYTES: { type: 'integer', minimum: 1024, default: 1048576 },
+    PROVIDER_MAX_CONCURRENT: { type: 'integer', minimum: 1, default: 32 },
+    PROVIDER_BREAKER_FAILURES: { type: 'integer', minimum: 1, default: 5 },
+    PROVIDER_BREAKER_HALF_OPEN_MS: { type: 'integer', minimum: 100, default: 10000 },
+    REVOCATION_CHECK_MS: { type: 'integer', minimum: 0, maximum: 5000, default: 2000 },
+  },
+} as const;
+
+interface Env {
+  PORT: number;
+  HOST: string;
+  DATABASE_URL?: string;
+  DATA_DIR: string;
+  DEMO?: boolean;
+  DEMO_PROVIDERS: 'builtin' | 'http';
+  REDIS_URL?: string;
+  LOG_LEVEL: string;
+  RATE_LIMIT_PER_MINUTE: number;
+  ADAPTER_ALLOWED_HOSTS: string;
+  AUDIT_HMAC_KEY?: string;
+  PUBLIC_URL?: string;
+  TOKEN_TTL_SECONDS: number;
+  AUDIT_FLUSH_MAX_EVENTS: number;
+  AUDIT_FLUSH_INTERVAL_MS: number;
+  PROVIDER_MAX_RESPONSE_BYTES: number;
+  PROVIDER_MAX_CONCURRENT: number;
+  PROVIDER_BREAKER_FAILURES: number;
+  PROVIDER_BREAKER_HALF_OPEN_MS: number;
+  REVOCATION_CHECK_MS: number;
+}
+
+/** Reads and validates the environment (or `data`, for tests); throws a readable error on bad values. */
+export function loadConfig(data: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Readonly<Config> {
+  const env = envSchema<Env>({ schema, data, dotenv: false });
+  const databaseUrl = env.DATABASE_URL && env.DATABASE_URL.length > 0 ? env.DATABASE_URL : null;
+  const config: Config = {
+    port: env.PORT,
+    host: env.HOST,
+    databaseUrl,
+    dataDir: env.DATA_DIR,
+    pgliteDir: databaseUrl ? null : `${env.DATA_DIR.replace(/\/+$/, '')}/pgdata`,
+    // The demo government is seeded by default only on the embedded database, never on a real one.
+    demo: env.DEMO ?? databaseUrl === null,
+    demoProviders: env.DEMO_PROVIDERS,
+    redisUrl: env.REDIS_URL && env.REDIS_URL.length > 0 ? env.REDIS_URL : null,
+    logLevel: env.LOG_LEVEL,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    adapterAllowedHosts: env.ADAPTER_ALLOWED_HOSTS,
+    auditHmacKey: env.AUDIT_HMAC_KEY ?? null,
+    publicUrl: (env.PUBLIC_URL ?? `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`).replace(/\/+$/, ''),
+    tokenTtlSeconds: env.TOKEN_TTL_SECONDS,
+    auditFlushMaxEvents: env.AUDIT_FLUSH_MAX_EVENTS,
+    auditFlushIntervalMs: env.AUDIT_FLUSH_INTERVAL_MS,
+    providerMaxResponseBytes: env.PROVIDER_MAX_RESPONSE_BYTES,
+    providerMaxConcurrent: env.PROVIDER_MAX_CONCURRENT,
+    providerBreakerFailures: env.PROVIDER_BREAKER_FAILURES,
+    providerBreakerHalfOpenMs: env.PROVIDER_BREAKER_HALF_OPEN_MS,
+    revocationCheckMs: env.REVOCATION_CHECK_MS,
+    ...overrides,
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,122 @@
+import type { ColumnType } from 'kysely';
+
+/** Timestamps are written as ISO strings or Dates and always read back as Dates. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** A timestamp the database fills in by default. */
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** jsonb columns: written as a JSON string (pg would turn a JS array into a PG array), read back parsed. */
+type Json<T> = ColumnType<T, string, string>;
+
+export interface DepartmentsTable {
+  code: string;
+  name_zh: string;
+  name_en: string;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface ClientsTable {
+  client_id: string;
+  department: string;
+  secret_hash: string;
+  roles: Json<string[]>;
+  created_at: DefaultTimestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface CatalogTypesTable {
+  type: string;
+  kind: string;
+  title: string;
+  provider: string;
+  subject_kind: string;
+  sharing: string;
+  fields: Json<{ name: string; title: string; sensitive: boolean }[]>;
+  schema: Json<Record<string, unknown>>;
+  adapter: Json<Record<string, unknown>>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface GrantsTable {
+  grant_id: string;
+  consumer: string;
+  type: string;
+  purposes: Json<string[]>;
+  fields: Json<string[]>;
+  verify_only: boolean;
+  expires_at: Timestamp | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface ProceduresTable {
+  code: string;
+  title: string;
+  materials: Json<string[]>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface GatewayKeysTable {
+  kid: string;
+  private_jwk: Json<Record<string, unknown>>;
+  public_jwk: Json<Record<string, unknown>>;
+  created_at: DefaultTimestamp;
+  /** Set when a newer key takes over signing; the key stays published until `expires_at`. */
+  retired_at: Timestamp | null;
+  expires_at: Timestamp | null;
+}
+
+export interface GatewaySecretsTable {
+  name: string;
+  value: string;
+  created_at: DefaultTimestamp;
+}
+
+export interface AuditEventsTable {
+  seq: number;
+  id: string;
+  time: Timestamp;
+  request_id: string;
+  consumer: string | null;
+  client_id: string | null;
+  officer: string | null;
+  action: string;
+  type: string | null;
+  provider: string | null;
+  subject_kind: string | null;
+  subject_hmac: string | null;
+  subject_masked: string | null;
+  purpose: string | null;
+  case_id: string | null;
+  fields: Json<string[]>;
+  outcome: string;
+  error_code: string | null;
+  latency_ms: number;
+  record_digest: string | null;
+  detail: Json<Record<string, unknown> | null>;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The single row that holds the head of the audit hash chain; writers lock it to extend the chain. */
+export interface AuditChainHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+  anchor_seq: number;
+  anchor_hash: string;
+}
+
+export interface Database {
+  departments: DepartmentsTable;
+  clients: ClientsTable;
+  catalog_types: CatalogTypesTable;
+  grants: GrantsTable;
+  procedures: ProceduresTable;
+  gateway_keys: GatewayKeysTable;
+  gateway_secrets: GatewaySecretsTable;
+  audit_events: AuditEventsTable;
+  audit_chain_head: AuditChainHeadTable;
+}

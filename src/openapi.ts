@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+/**
+ * openapi/gateway.yaml is the single source of the HTTP contract: its component schemas are
+ * registered with Fastify and every route validates and serialises through them, so the
+ * document cannot drift from what the code accepts and returns.
+ */
+export const OPENAPI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../openapi');
+export const SCHEMA_ID = 'onetrip';
+
+export interface OpenApiDocument {
+  openapi: string;
+  paths: Record<string, Record<string, unknown>>;
+  components: { schemas: Record<string, unknown> } & Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+export function loadGatewayDocument(): OpenApiDocument {
+  return parse(readFileSync(path.join(OPENAPI_DIR, 'gateway.yaml'), 'utf8')) as OpenApiDocument;
+}
+
+/** The shared schema Fastify gets: only the component schemas, under `$id: onetrip`. */
+export function sharedSchema(doc: OpenApiDocument): Record<string, unknown> {
+  return { $id: SCHEMA_ID, components: { schemas: doc.components.schemas } };
+}
+
+/** A route schema reference to a component of gateway.yaml. */
+export function ref(name: string): { $ref: string } {
+  return { $ref: `${SCHEMA_ID}#/components/schemas/${name}` };
+}
+
+/** Every problem+json response a route can give, referenced for serialisation. */
+export function problems(...statuses: number[]): Record<number, { $ref: string }> {
+  return Object.fromEntries(statuses.map((s) => [s, ref('Problem')]));
+}

@@ -1,0 +1,31 @@
+import { sql } from 'kysely';
+import type { FastifyInstance } from 'fastify';
+import { problem } from '../errors.js';
+import { problems, ref } from '../openapi.js';
+
+export default async function opsRoutes(app: FastifyInstance) {
+  const open = { rateLimit: false } as const;
+
+  app.get('/healthz', { config: open, schema: { response: { 200: ref('Health') } } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { config: open, schema: { response: { 200: ref('Health'), ...problems(503) } } }, async () => {
+    let database = 'ok';
+    let migrations = 'ok';
+    try {
+      await sql`select 1`.execute(app.db);
+      if (!(await app.dbReady())) migrations = 'pending';
+    } catch {
+      database = 'unreachable';
+      migrations = 'unknown';
+    }
+    if (database !== 'ok' || migrations !== 'ok') {
+      throw problem('NOT_READY', `database ${database}, migrations ${migrations}`);
+    }
+    return { status: 'ready', checks: { database, migrations } };
+  });
+
+  app.get('/.well-known/jwks.json', { config: open, schema: { response: { 200: ref('Jwks') } } }, async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300');
+    return app.keyring.jwks();
+  });
+}

@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { parseAllowedHosts, type AllowedHostRules } from '../adapters/allowed-hosts.js';
+import { createBuiltinAdapter, type BuiltinAnswer } from '../adapters/builtin.js';
+import { createHttpAdapters } from '../adapters/http.js';
+import type { ProviderAdapter } from '../adapters/types.js';
+import { problem } from '../errors.js';
+import type { AdapterConfig } from '../registry/model.js';
+
+/** Timeout of builtin providers, which have no `timeoutMs` of their own. */
+export const BUILTIN_TIMEOUT_MS = 3000;
+
+export interface Adapters {
+  allowedHosts: AllowedHostRules;
+  /** Registers an in-process provider under `name` (adapter `{kind: "builtin", name}`). */
+  registerBuiltin(name: string, answer: BuiltinAnswer): void;
+  hasBuiltin(name: string): boolean;
+  /** The adapter for a type's configuration and the timeout that applies to it. */
+  resolve(config: AdapterConfig): { adapter: ProviderAdapter; timeoutMs: number };
+}
+
+async function adaptersPlugin(app: FastifyInstance) {
+  const allowedHosts = parseAllowedHosts(app.config.adapterAllowedHosts);
+  const http = createHttpAdapters({
+    allowedHosts,
+    signToken: async (audience) => app.providerToken(audience),
+    maxResponseBytes: app.config.providerMaxResponseBytes,
+    maxConcurrentPerProvider: app.config.providerMaxConcurrent,
+    maxQueuedPerProvider: app.config.providerMaxConcurrent * 2,
+    breaker: { consecutiveFailures: app.config.providerBreakerFailures, halfOpenAfterMs: app.config.providerBreakerHalfOpenMs },
+    logger: app.log,
+  });
+  const builtins = new Map<string, ProviderAdapter>();
+
+  const adapters: Adapters = {
+    allowedHosts,
+    registerBuiltin(name, answer) {
+      builtins.set(name, createBuiltinAdapter(answer));
+    },
+    hasBuiltin: (name) => builtins.has(name),
+    resolve(config) {
+      if (config.kind === 'http') return { adapter: http.adapterFor(config), timeoutMs: config.timeoutMs };
+      const adapter = builtins.get(config.name);
+      if (!adapter) throw problem('PROVIDER_UNAVAILABLE', `builtin provider ${config.name} is not running in this gateway`);
+      return { adapter, timeoutMs: BUILTIN_TIMEOUT_MS };
+    },
+  };
+  app.decorate('adapters', adapters);
+  app.addHook('onClose', async () => http.close());
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    adapters: Adapters;
+  }
+}
+
+export default fp(adaptersPlugin, { name: 'adapters', fastify: '5.x', dependencies: ['config', 'auth'] });

@@ -1,0 +1,137 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { AuditAction, AuditEvent, AuditEventInput } from '../audit/event.js';
+import { AuditWriter } from '../audit/writer.js';
+import type { AppError } from '../errors.js';
+import { maskSubjectId, parseSubject, subjectHmac } from '../subjects/index.js';
+
+/** What a route knows about one audited action; the plugin adds who, when and the request id. */
+export type AuditFacts = Partial<Omit<AuditEventInput, 'id' | 'time' | 'requestId' | 'consumer' | 'clientId' | 'latencyMs'>> &
+  Pick<AuditEventInput, 'action' | 'outcome'> & {
+    /** Raw subject as sent; only its HMAC and masked form reach the event. */
+    subject?: { kind: string; id: string } | null;
+    id?: string;
+  };
+
+export interface Audit {
+  writer: AuditWriter;
+  /** Writes one event and resolves once it is committed. */
+  record(request: FastifyRequest, facts: AuditFacts): Promise<AuditEvent>;
+  /** Keyed HMAC and masked form of a subject (masked is null when the id is not valid). */
+  describeSubject(subject: { kind: string; id: string }): { kind: 'person' | 'enterprise' | null; hmac: string; masked: string | null };
+}
+
+async function loadHmacKey(app: FastifyInstance): Promise<string> {
+  if (app.config.auditHmacKey) return app.config.auditHmacKey;
+  // Without AUDIT_HMAC_KEY the key is generated once and kept in the database, so every replica
+  // shares it. Production deployments set AUDIT_HMAC_KEY from a secret store (README).
+  await app.db
+    .insertInto('gateway_secrets')
+    .values({ name: 'audit_hmac_key', value: randomBytes(32).toString('base64url') })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
+  const row = await app.db.selectFrom('gateway_secrets').select('value').where('name', '=', 'audit_hmac_key').executeTakeFirstOrThrow();
+  return row.value;
+}
+
+async function auditPlugin(app: FastifyInstance) {
+  const hmacKey = await loadHmacKey(app);
+  const writer = new AuditWriter(app.db, {
+    maxEvents: app.config.auditFlushMaxEvents,
+    intervalMs: app.config.auditFlushIntervalMs,
+    logger: app.log,
+  });
+
+  const describeSubject: Audit['describeSubject'] = (subject) => {
+    const parsed = parseSubject(subject);
+    if (parsed.ok) {
+      return { kind: parsed.subject.kind, hmac: subjectHmac(hmacKey, parsed.subject), masked: maskSubjectId(parsed.subject) };
+    }
+    const kind = subject.kind === 'person' || subject.kind === 'enterprise' ? subject.kind : null;
+    // An invalid id is still searchable by the exact string sent, never shown.
+    return { kind, hmac: subjectHmac(hmacKey, { kind: kind ?? 'person', id: subject.id.toUpperCase() }), masked: null };
+  };
+
+  const record: Audit['record'] = async (request, facts) => {
+    request.auditRecorded = true;
+    const subject = facts.subject ? describeSubject(facts.subject) : null;
+    const input: AuditEventInput = {
+      id: facts.id ?? randomUUID(),
+      time: new Date().toISOString(),
+      requestId: String(request.id),
+      consumer: request.principal?.dept ?? null,
+      clientId: request.principal?.clientId ?? null,
+      officer: facts.officer ?? null,
+      action: facts.action,
+      type: facts.type ?? null,
+      provider: facts.provider ?? null,
+      subjectKind: facts.subjectKind ?? subject?.kind ?? null,
+      subjectHmac: facts.subjectHmac ?? subject?.hmac ?? null,
+      subjectMasked: facts.subjectMasked ?? subject?.masked ?? null,
+      purpose: facts.purpose ?? null,
+      caseId: facts.caseId ?? null,
+      fields: facts.fields ?? [],
+      outcome: facts.outcome,
+      errorCode: facts.errorCode ?? null,
+      latencyMs: Math.max(0, Math.round(performance.now() - request.startedAt)),
+      recordDigest: facts.recordDigest ?? null,
+      detail: facts.detail ?? null,
+    };
+    return writer.append(input);
+  };
+
+  app.decorate('audit', { writer, record, describeSubject } satisfies Audit);
+  app.decorateRequest('auditRecorded', false);
+  app.decorateRequest('startedAt', 0);
+  app.addHook('onRequest', async (request) => {
+    request.startedAt = performance.now();
+  });
+
+  // A refused request on an audited route still leaves its event (denials are accesses too).
+  app.addProblemListener(async (request: FastifyRequest, err: AppError) => {
+    const action = request.routeOptions.config?.auditAction;
+    if (!action || request.auditRecorded) return;
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const subject = pickSubject(body.subject ?? body.applicant);
+    await record(request, {
+      action,
+      outcome: err.code === 'RECORD_NOT_FOUND' ? 'not_found' : err.status < 500 ? 'denied' : 'error',
+      errorCode: err.code,
+      type: str(body.type),
+      purpose: str(body.purpose) ?? (action === 'case.material' ? str(body.procedure) : null),
+      caseId: str(body.caseId),
+      officer: str(body.officer),
+      subject,
+      detail: action === 'token.issue' ? { clientId: str(body.client_id) } : null,
+    });
+  });
+
+  app.addHook('onClose', async () => writer.close());
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v.length <= 128 ? v : null;
+}
+
+function pickSubject(v: unknown): { kind: string; id: string } | null {
+  if (!v || typeof v !== 'object') return null;
+  const { kind, id } = v as Record<string, unknown>;
+  return typeof kind === 'string' && typeof id === 'string' && id.length <= 64 ? { kind, id } : null;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    audit: Audit;
+  }
+  interface FastifyRequest {
+    auditRecorded: boolean;
+    startedAt: number;
+  }
+  interface FastifyContextConfig {
+    /** Set on routes whose every outcome, refusals included, writes an audit event. */
+    auditAction?: AuditAction;
+  }
+}
+
+export default fp(auditPlugin, { name: 'audit', fastify: '5.x', dependencies: ['config', 'db', 'errors'] });

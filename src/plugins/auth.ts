@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import { problem } from '../errors.js';
+import { KeyRing } from '../keys/keyring.js';
+import type { Role } from '../registry/model.js';
+
+/** The authenticated caller, from a verified gateway token. */
+export interface Principal {
+  clientId: string;
+  dept: string;
+  roles: Role[];
+  jti: string;
+}
+
+/** Audience of tokens the gateway issues to its own clients; provider tokens carry the department code. */
+export const GATEWAY_AUDIENCE = 'onetrip';
+
+interface ClientStatus {
+  active: boolean;
+  checkedAt: number;
+}
+
+async function authPlugin(app: FastifyInstance) {
+  const keyring = new KeyRing(app.db);
+  await keyring.load();
+  const issuer = app.config.publicUrl;
+
+  await app.register(fastifyJwt, {
+    secret: {
+      private: keyring.current.privatePem,
+      // Verification picks the key by kid; an unknown kid is untrusted (RFC 8725 §3.1: the key, not the token, decides).
+      public: async (_request: FastifyRequest, token: TokenOrHeader) => {
+        const header = 'header' in token ? token.header : token;
+        const key = keyring.byKid(header.kid);
+        if (!key) throw problem('UNAUTHENTICATED', 'token signed with an unknown key');
+        return key.publicPem;
+      },
+    },
+    // The key resolver needs the header (kid), so tokens are decoded complete.
+    decode: { complete: true },
+    verify: {
+      algorithms: ['EdDSA'],
+      allowedIss: issuer,
+      allowedAud: GATEWAY_AUDIENCE,
+      requiredClaims: ['iss', 'aud', 'sub', 'exp', 'jti', 'dept', 'roles'],
+    },
+  });
+
+  // Revocation must bite within seconds even though tokens are self-contained: each client's
+  // status is re-read from the database at most every REVOCATION_CHECK_MS.
+  const statusCache = new Map<string, ClientStatus>();
+  async function clientActive(clientId: string): Promise<boolean> {
+    const cached = statusCache.get(clientId);
+    const now = Date.now();
+    if (cached && now - cached.checkedAt < app.config.revocationCheckMs) return cached.active;
+    const row = await app.db.selectFrom('clients').select('revoked_at').where('client_id', '=', clientId).executeTakeFirst();
+    const active = row !== undefined && row.revoked_at === null;
+    if (statusCache.size > 10_000) statusCache.clear();
+    statusCache.set(clientId, { active, checkedAt: now });
+    return active;
+  }
+
+  async function authenticate(request: FastifyRequest): Promise<Principal> {
+    if (request.principal) return request.principal;
+    const header = request.headers.authorization;
+    if (!header || !/^Bearer\s+\S+$/i.test(header)) throw problem('UNAUTHENTICATED', 'a Bearer token is required (POST /v1/auth/token)');
+    let claims: Record<string, unknown>;
+    try {
+      claims = await request.jwtVerify<Record<string, unknown>>();
+    } catch (err) {
+      const expired = (err as { code?: string }).code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED';
+      throw problem('UNAUTHENTICATED', expired ? 'the token has expired' : 'the token is malformed, untrusted or not valid now', { cause: err });
+    }
+    const { sub, dept, roles, jti } = claims;
+    if (typeof sub !== 'string' || typeof dept !== 'string' || !Array.isArray(roles) || typeof jti !== 'string') {
+      throw problem('UNAUTHENTICATED', 'the token lacks gateway claims');
+    }
+    if (!(await clientActive(sub))) throw problem('UNAUTHENTICATED', 'the client has been revoked');
+    request.principal = { clientId: sub, dept, roles: roles as Role[], jti };
+    return request.principal;
+  }
+
+  function requireRoles(...allowed: Role[]): onRequestAsyncHookHandler {
+    return async (request) => {
+      const principal = await authenticate(request);
+      if (!principal.roles.some((r) => allowed.includes(r))) {
+        throw problem('FORBIDDEN', `this route needs the role ${allowed.join(' or ')}`);
+      }
+    };
+  }
+
+  function issueToken(client: { clientId: string; department: string; roles: Role[] }): { token: string; expiresIn: number } {
+    const key = keyring.current;
+    const token = app.jwt.sign(
+      { dept: client.department, roles: client.roles },
+      {
+        key: key.privatePem,
+        algorithm: 'EdDSA',
+        kid: key.kid,
+        iss: issuer,
+        aud: GATEWAY_AUDIENCE,
+        sub: client.clientId,
+        jti: randomUUID(),
+        expiresIn: app.config.tokenTtlSeconds,
+      },
+    );
+    return { token, expiresIn: app.config.tokenTtlSeconds };
+  }
+
+  /** A short-lived token the gateway presents to a provider department (aud = its code). */
+  function providerToken(audience: string): string {
+    const key = keyring.current;
+    return app.jwt.sign(
+      { scope: 'provider' },
+      {
+        key: key.privatePem,
+        algorithm: 'EdDSA',
+        kid: key.kid,
+        iss: issuer,
+        aud: audience,
+        sub: 'onetrip-gateway',
+        jti: randomUUID(),
+        expiresIn: 60,
+      },
+    );
+  }
+
+  app.decorate('keyring', keyring);
+  app.decorate('authenticate', authenticate);
+  app.decorate('requireRoles', requireRoles);
+  app.decorate('issueToken', issueToken);
+  app.decorate('providerToken', providerToken);
+  app.decorateRequest('principal', null);
+  app.decorate('forgetClientStatus', (clientId: string) => statusCache.delete(clientId));
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    keyring: KeyRing;
+    authenticate(request: FastifyRequest): Promise<Principal>;
+    requireRoles(...roles: Role[]): onRequestAsyncHookHandler;
+    issueToken(client: { clientId: string; department: string; roles: Role[] }): { token: string; expiresIn: number };
+    providerToken(audience: string): string;
+    forgetClientStatus(clientId: string): void;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export default fp(authPlugin, { name: 'auth', fastify: '5.x', dependencies: ['config', 'db'] });

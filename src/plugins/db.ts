@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { createDatabase, type DatabaseHandle, type DB } from '../db/index.js';
+import { migrateToLatest, migrationsCurrent } from '../db/migrate.js';
+
+export interface DbPluginOptions {
+  /** An already open database (tests share one per suite); otherwise one is opened from config. */
+  handle?: DatabaseHandle;
+  migrate: boolean;
+}
+
+async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions) {
+  const handle =
+    opts.handle ?? (await createDatabase({ url: app.config.databaseUrl, pgliteDir: app.config.pgliteDir }));
+  if (opts.migrate) await migrateToLatest(handle.db);
+  app.decorate('db', handle.db);
+  app.decorate('dbKind', handle.kind);
+  let current = false;
+  app.decorate('dbReady', async () => {
+    // Migrations only move forward while running, so once current the check is settled.
+    if (!current) current = await migrationsCurrent(handle.db);
+    return current;
+  });
+  // A handle passed in belongs to the caller, who closes it.
+  if (!opts.handle) app.addHook('onClose', async () => handle.close());
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: DB;
+    dbKind: DatabaseHandle['kind'];
+    dbReady(): Promise<boolean>;
+  }
+}
+
+export default fp(dbPlugin, { name: 'db', fastify: '5.x', dependencies: ['config'] });

@@ -1,0 +1,60 @@
+/** Registry entities as the application sees them (camelCase, parsed JSON). */
+
+export type SubjectKind = 'person' | 'enterprise';
+export type Sharing = 'unconditional' | 'conditional' | 'none';
+export type TypeKind = 'certificate' | 'record';
+export type Role = 'consumer' | 'auditor' | 'portal' | 'admin';
+export const ROLES: readonly Role[] = ['consumer', 'auditor', 'portal', 'admin'];
+
+export interface Department {
+  code: string;
+  name: { zh: string; en: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface FieldDef {
+  name: string;
+  title: string;
+  sensitive: boolean;
+}
+
+export type AdapterConfig =
+  | { kind: 'http'; url: string; timeoutMs: number }
+  | { kind: 'builtin'; name: string };
+
+export interface TypeDef {
+  type: string;
+  kind: TypeKind;
+  title: string;
+  provider: string;
+  subjectKind: SubjectKind;
+  sharing: Sharing;
+  fields: FieldDef[];
+  /** JSON Schema of the record (for `record` kind: of the whole `{rows: [...]}` object). */
+  schema: Record<string, unknown>;
+  adapter: AdapterConfig;
+}
+
+export interface Grant {
+  grantId: string;
+  consumer: string;
+  type: string;
+  purposes: string[];
+  fields: string[];
+  verifyOnly: boolean;
+  expiresAt: string | null;
+}
+
+export interface Procedure {
+  code: string;
+  title: string;
+  materials: string[];
+}
+
+export interface Client {
+  clientId: string;
+  department: string;
+  roles: Role[];
+  revokedAt: string | null;
+}

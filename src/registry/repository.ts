@@ -1,0 +1,124 @@
+import type { DB } from '../db/index.js';
+import type { AdapterConfig, Client, Department, FieldDef, Grant, Procedure, Role, SubjectKind, Sharing, TypeDef, TypeKind } from './model.js';
+
+/** Registry rows → model objects, and the writes the admin API and the demo seed make. */
+
+const iso = (d: Date | string) => new Date(d).toISOString();
+const json = (v: unknown) => JSON.stringify(v);
+
+export async function listDepartments(db: DB): Promise<Department[]> {
+  const rows = await db.selectFrom('departments').selectAll().orderBy('code').execute();
+  return rows.map((r) => ({ code: r.code, name: { zh: r.name_zh, en: r.name_en }, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at) }));
+}
+
+export async function upsertDepartment(db: DB, code: string, name: { zh: string; en: string }): Promise<void> {
+  await db
+    .insertInto('departments')
+    .values({ code, name_zh: name.zh, name_en: name.en })
+    .onConflict((oc) => oc.column('code').doUpdateSet({ name_zh: name.zh, name_en: name.en, updated_at: new Date() }))
+    .execute();
+}
+
+export async function listTypes(db: DB): Promise<(TypeDef & { createdAt: string; updatedAt: string })[]> {
+  const rows = await db.selectFrom('catalog_types').selectAll().orderBy('type').execute();
+  return rows.map((r) => ({
+    type: r.type,
+    kind: r.kind as TypeKind,
+    title: r.title,
+    provider: r.provider,
+    subjectKind: r.subject_kind as SubjectKind,
+    sharing: r.sharing as Sharing,
+    fields: r.fields as FieldDef[],
+    schema: r.schema,
+    adapter: r.adapter as unknown as AdapterConfig,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  }));
+}
+
+export async function upsertType(db: DB, t: TypeDef): Promise<void> {
+  const values = {
+    kind: t.kind,
+    title: t.title,
+    provider: t.provider,
+    subject_kind: t.subjectKind,
+    sharing: t.sharing,
+    fields: json(t.fields),
+    schema: json(t.schema),
+    adapter: json(t.adapter),
+  };
+  await db
+    .insertInto('catalog_types')
+    .values({ type: t.type, ...values })
+    .onConflict((oc) => oc.column('type').doUpdateSet({ ...values, updated_at: new Date() }))
+    .execute();
+}
+
+export async function listGrants(db: DB): Promise<(Grant & { createdAt: string; updatedAt: string })[]> {
+  const rows = await db.selectFrom('grants').selectAll().orderBy('grant_id').execute();
+  return rows.map((r) => ({
+    grantId: r.grant_id,
+    consumer: r.consumer,
+    type: r.type,
+    purposes: r.purposes,
+    fields: r.fields,
+    verifyOnly: r.verify_only,
+    expiresAt: r.expires_at ? iso(r.expires_at) : null,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  }));
+}
+
+export async function upsertGrant(db: DB, g: Grant): Promise<void> {
+  const values = {
+    consumer: g.consumer,
+    type: g.type,
+    purposes: json(g.purposes),
+    fields: json(g.fields),
+    verify_only: g.verifyOnly,
+    expires_at: g.expiresAt,
+  };
+  await db
+    .insertInto('grants')
+    .values({ grant_id: g.grantId, ...values })
+    .onConflict((oc) => oc.column('grant_id').doUpdateSet({ ...values, updated_at: new Date() }))
+    .execute();
+}
+
+export async function deleteGrant(db: DB, grantId: string): Promise<boolean> {
+  const r = await db.deleteFrom('grants').where('grant_id', '=', grantId).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+export async function listProcedures(db: DB): Promise<(Procedure & { createdAt: string; updatedAt: string })[]> {
+  const rows = await db.selectFrom('procedures').selectAll().orderBy('code').execute();
+  return rows.map((r) => ({ code: r.code, title: r.title, materials: r.materials, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at) }));
+}
+
+export async function upsertProcedure(db: DB, p: Procedure): Promise<void> {
+  await db
+    .insertInto('procedures')
+    .values({ code: p.code, title: p.title, materials: json(p.materials) })
+    .onConflict((oc) => oc.column('code').doUpdateSet({ title: p.title, materials: json(p.materials), updated_at: new Date() }))
+    .execute();
+}
+
+export async function findClient(db: DB, clientId: string): Promise<(Client & { secretHash: string }) | undefined> {
+  const r = await db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+  if (!r) return undefined;
+  return { clientId: r.client_id, department: r.department, roles: r.roles as Role[], revokedAt: r.revoked_at ? iso(r.revoked_at) : null, secretHash: r.secret_hash };
+}
+
+export async function upsertClient(db: DB, c: { clientId: string; department: string; roles: Role[]; secretHash: string }): Promise<void> {
+  const values = { department: c.department, roles: json(c.roles), secret_hash: c.secretHash };
+  await db
+    .insertInto('clients')
+    .values({ client_id: c.clientId, ...values })
+    .onConflict((oc) => oc.column('client_id').doUpdateSet({ ...values, revoked_at: null }))
+    .execute();
+}
+
+export async function revokeClient(db: DB, clientId: string): Promise<boolean> {
+  const r = await db.updateTable('clients').set({ revoked_at: new Date() }).where('client_id', '=', clientId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}

@@ -1,0 +1,11 @@
+import { PGlite } from '@electric-sql/pglite';
+import { writeFileSync, readFileSync } from 'node:fs';
+let t = Date.now();
+const a = await PGlite.create('/tmp/st/pgx0.6879796007595855');
+const dump = await a.dumpDataDir('gzip');
+writeFileSync('/tmp/st/template.tgz', Buffer.from(await dump.arrayBuffer()));
+console.log('dump', Date.now() - t, dump.size); await a.close();
+t = Date.now();
+const b = await PGlite.create('/tmp/st/restored' + Math.random(), { loadDataDir: new Blob([readFileSync('/tmp/st/template.tgz')]) });
+console.log('restore into dir', Date.now() - t);
+console.log((await b.query('select 1 as x')).rows);
