@@ -1,8 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { PGliteDialect } from './pglite-dialect.js';
+import { readTemplate } from './pglite-template.js';
 import type { Database } from './schema.js';
 
 export type { Database } from './schema.js';
@@ -23,6 +25,15 @@ export interface DatabaseOptions {
   /** PGlite directory; null keeps it in memory. */
   pgliteDir: string | null;
   poolSize?: number;
+  /** Initialised data directory to start a new PGlite database from (see pglite-template.ts). */
+  template?: Blob | null;
+}
+
+async function hasDataDir(dir: string): Promise<boolean> {
+  return access(path.join(dir, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
 }
 
 export async function createDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
@@ -43,8 +54,10 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', close: () => db.destroy() };
   }
+  const fresh = options.pgliteDir === null || !(await hasDataDir(options.pgliteDir));
+  const template = fresh ? (options.template ?? (await readTemplate())) : null;
   if (options.pgliteDir) await mkdir(options.pgliteDir, { recursive: true });
-  const pglite = await PGlite.create(options.pgliteDir ?? undefined);
+  const pglite = await PGlite.create(options.pgliteDir ?? undefined, template ? { loadDataDir: template } : {});
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return { db, kind: 'pglite', close: () => db.destroy() };
 }
