@@ -11,9 +11,9 @@ export interface AuditWriterOptions {
   /** Otherwise flush this long after the first waiting event (0: on the next tick). */
   intervalMs: number;
   logger: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
-  /** Called after every flush attempt, for metrics. */
-  onFlush?: (info: { events: number; ok: boolean; ms: number }) => void;
 }
+
+export type FlushListener = (info: { events: number; ok: boolean; ms: number }) => void;
 
 interface Pending {
   input: AuditEventInput;
@@ -32,6 +32,7 @@ export class AuditWriter {
   private flushing: Promise<void> | null = null;
   private closed = false;
   private readonly knownMonths = new Set<string>();
+  private readonly flushListeners: FlushListener[] = [];
 
   constructor(
     private readonly db: DB,
@@ -44,6 +45,11 @@ export class AuditWriter {
       this.queue.push({ input, resolve, reject });
       this.schedule();
     });
+  }
+
+  /** Called after every flush attempt (metrics). */
+  onFlush(listener: FlushListener): void {
+    this.flushListeners.push(listener);
   }
 
   /** Number of events waiting for a flush (for metrics and shutdown). */
@@ -105,13 +111,17 @@ export class AuditWriter {
       // Only a committed partition is known to exist.
       for (const m of newMonths) this.knownMonths.add(m);
       events.forEach((event, i) => batch[i]!.resolve(event));
-      this.options.onFlush?.({ events: batch.length, ok: true, ms: performance.now() - started });
+      this.notify({ events: batch.length, ok: true, ms: performance.now() - started });
     } catch (err) {
       this.options.logger.error({ err, events: batch.length }, 'audit batch could not be committed; no data released');
       const failure = problem('AUDIT_UNAVAILABLE', 'the audit event could not be made durable; no data was released', { cause: err });
       for (const p of batch) p.reject(failure);
-      this.options.onFlush?.({ events: batch.length, ok: false, ms: performance.now() - started });
+      this.notify({ events: batch.length, ok: false, ms: performance.now() - started });
     }
+  }
+
+  private notify(info: { events: number; ok: boolean; ms: number }): void {
+    for (const l of this.flushListeners) l(info);
   }
 
   private async ensurePartitions(trx: DB, batch: Pending[]): Promise<string[]> {
