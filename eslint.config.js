@@ -13,7 +13,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli.ts', 'bench/**', 'src/server.ts', 'src/demo/providers.ts'],
+    files: ['src/cli.ts', 'bench/**', 'src/server.ts', 'src/demo/providers.ts', 'src/db/pglite-template.ts'],
     rules: { 'no-console': 'off' },
   },
 );

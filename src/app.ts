@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
+import auditRoutes from './audit/routes.js';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import authRoutes from './auth/routes.js';
@@ -7,14 +8,18 @@ import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/index.js';
 import lookupRoutes from './lookups/routes.js';
 import { loadGatewayDocument, sharedSchema, type OpenApiDocument } from './openapi.js';
+import docsRoutes from './ops/docs.js';
 import opsRoutes from './ops/routes.js';
 import adaptersPlugin from './plugins/adapters.js';
 import auditPlugin from './plugins/audit.js';
 import authPlugin from './plugins/auth.js';
 import dbPlugin from './plugins/db.js';
 import errorsPlugin from './plugins/errors.js';
+import metricsPlugin from './plugins/metrics.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import registryPlugin from './plugins/registry.js';
+import adminRoutes from './registry/admin-routes.js';
+import catalogRoutes from './registry/catalog-routes.js';
 import { loggerOptions } from './logging.js';
 
 export interface BuildOptions {
@@ -77,11 +82,16 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(registryPlugin);
   await app.register(adaptersPlugin);
   await app.register(rateLimitPlugin);
+  await app.register(metricsPlugin);
   if (options.beforeRoutes) await options.beforeRoutes(app);
 
   await app.register(opsRoutes);
+  await app.register(docsRoutes);
   await app.register(authRoutes);
   await app.register(lookupRoutes);
+  await app.register(auditRoutes);
+  await app.register(catalogRoutes);
+  await app.register(adminRoutes);
   return app;
 }
 

@@ -15,9 +15,13 @@ export interface Config {
   pgliteDir: string | null;
   demo: boolean;
   demoProviders: 'builtin' | 'http';
+  /** With DEMO_PROVIDERS=http: where separately run demo providers listen (`npm run demo:providers`); null runs them in-process. */
+  demoProvidersUrl: string | null;
   redisUrl: string | null;
   logLevel: string;
   rateLimitPerMinute: number;
+  /** Prefix of the rate-limit counters in Redis (not an environment variable; tests isolate runs with it). */
+  rateLimitNamespace: string;
   adapterAllowedHosts: string;
   auditHmacKey: string | null;
   publicUrl: string;
@@ -40,6 +44,7 @@ const schema = {
     DATA_DIR: { type: 'string', default: './data' },
     DEMO: { type: 'boolean' },
     DEMO_PROVIDERS: { type: 'string', enum: ['builtin', 'http'], default: 'builtin' },
+    DEMO_PROVIDERS_URL: { type: 'string', pattern: '^https?://[^/:]+$' },
     REDIS_URL: { type: 'string' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 600 },
@@ -64,6 +69,7 @@ interface Env {
   DATA_DIR: string;
   DEMO?: boolean;
   DEMO_PROVIDERS: 'builtin' | 'http';
+  DEMO_PROVIDERS_URL?: string;
   REDIS_URL?: string;
   LOG_LEVEL: string;
   RATE_LIMIT_PER_MINUTE: number;
@@ -82,7 +88,9 @@ interface Env {
 
 /** Reads and validates the environment (or `data`, for tests); throws a readable error on bad values. */
 export function loadConfig(data: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Readonly<Config> {
-  const env = envSchema<Env>({ schema, data, dotenv: false });
+  // env: false — `data` is the whole environment (process.env by default); env-schema would otherwise
+  // merge process.env under it, and a test's gateway would pick up REDIS_URL or DATABASE_URL from the shell.
+  const env = envSchema<Env>({ schema, data, dotenv: false, env: false });
   const databaseUrl = env.DATABASE_URL && env.DATABASE_URL.length > 0 ? env.DATABASE_URL : null;
   const config: Config = {
     port: env.PORT,
@@ -93,9 +101,11 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     // The demo government is seeded by default only on the embedded database, never on a real one.
     demo: env.DEMO ?? databaseUrl === null,
     demoProviders: env.DEMO_PROVIDERS,
+    demoProvidersUrl: env.DEMO_PROVIDERS_URL ?? null,
     redisUrl: env.REDIS_URL && env.REDIS_URL.length > 0 ? env.REDIS_URL : null,
     logLevel: env.LOG_LEVEL,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    rateLimitNamespace: 'onetrip-rl:',
     adapterAllowedHosts: env.ADAPTER_ALLOWED_HOSTS,
     auditHmacKey: env.AUDIT_HMAC_KEY ?? null,
     publicUrl: (env.PUBLIC_URL ?? `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`).replace(/\/+$/, ''),

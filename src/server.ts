@@ -1,31 +1,63 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import closeWithGrace from 'close-with-grace';
+import type { JSONWebKeySet } from 'jose';
+import { checkAdapterUrl } from './adapters/allowed-hosts.js';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
-import { DEMO_SHOWCASE_PERSON_INDEX } from './demo/data.js';
+import { DEMO_DEPARTMENTS, DEMO_SHOWCASE_PERSON_INDEX } from './demo/data.js';
+import { demoProviderPort, startDemoProviders } from './demo/providers.js';
 import { registerDemoProviders, seedDemo, type DemoCredential } from './demo/seed.js';
+import type { AdapterConfig } from './registry/model.js';
 
 /** The process edge: read config, build the app, seed the demo if asked, listen, close gracefully. */
 async function main() {
   const config = loadConfig();
+  const httpDemo = config.demo && config.demoProviders === 'http';
   const app = await buildApp(config, {
     beforeRoutes: async (instance) => {
-      if (config.demo) registerDemoProviders(instance);
+      if (config.demo && !httpDemo) registerDemoProviders(instance);
     },
   });
+  // DEMO_PROVIDERS=http: the demo departments run as real provider servers in this process and
+  // are reached over the http adapter, tokens and all, exactly as real departments would be.
+  // With DEMO_PROVIDERS_URL they run elsewhere (docker-compose), at the fixed ports of `npm run demo:providers`.
+  const demoProviders = !httpDemo
+    ? null
+    : config.demoProvidersUrl
+      ? externalDemoProviders(config.demoProvidersUrl)
+      : await startDemoProviders({ issuer: config.publicUrl, jwks: async () => app.keyring.jwks() as JSONWebKeySet });
 
   closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
     if (err) app.log.error({ err }, 'closing after an error');
     else app.log.info({ signal }, 'closing: flushing audit events');
     await app.close();
+    await demoProviders?.close();
   });
 
-  if (config.demo) await seedAndWriteDemoFiles(app, config.dataDir);
+  if (config.demo) await seedAndWriteDemoFiles(app, config.dataDir, demoProviders && httpAdapters(app, demoProviders.urls));
   await app.listen({ port: config.port, host: config.host });
 }
 
-async function seedAndWriteDemoFiles(app: Awaited<ReturnType<typeof buildApp>>, dataDir: string) {
+function externalDemoProviders(baseUrl: string): { urls: Map<string, string>; close(): Promise<void> } {
+  const urls = new Map(DEMO_DEPARTMENTS.map((d) => [d.code, `${baseUrl}:${demoProviderPort(d.code)}`]));
+  return { urls, close: async () => undefined };
+}
+
+/** Adapters to the demo provider servers; warns when ADAPTER_ALLOWED_HOSTS would refuse them. */
+function httpAdapters(app: Awaited<ReturnType<typeof buildApp>>, urls: Map<string, string>): (provider: string) => AdapterConfig {
+  for (const url of new Set(urls.values())) {
+    const check = checkAdapterUrl(url, app.adapters.allowedHosts);
+    if (!check.ok) app.log.warn({ url, reason: check.reason }, 'demo provider unreachable under ADAPTER_ALLOWED_HOSTS');
+  }
+  return (provider) => {
+    const url = urls.get(provider);
+    if (!url) throw new Error(`no demo provider server for ${provider}`);
+    return { kind: 'http', url: `${url}/lookup`, timeoutMs: 3000 };
+  };
+}
+
+async function seedAndWriteDemoFiles(app: Awaited<ReturnType<typeof buildApp>>, dataDir: string, adapterFor: ((provider: string) => AdapterConfig) | null) {
   await mkdir(dataDir, { recursive: true });
   const credentialsFile = path.join(dataDir, 'demo-credentials.json');
   const known = new Map<string, string>();
@@ -34,7 +66,7 @@ async function seedAndWriteDemoFiles(app: Awaited<ReturnType<typeof buildApp>>, 
   } catch {
     // First start, or the file was removed: fresh secrets are issued below.
   }
-  const { credentials, subjects } = await seedDemo(app, { knownSecrets: known });
+  const { credentials, subjects } = await seedDemo(app, { knownSecrets: known, ...(adapterFor ? { adapterFor } : {}) });
   await writeFile(credentialsFile, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
   await writeFile(path.join(dataDir, 'demo-subjects.json'), JSON.stringify(subjects, null, 2) + '\n');
 

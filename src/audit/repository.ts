@@ -28,6 +28,55 @@ export async function insertEvents(trx: DB, events: readonly AuditEvent[], head:
   await trx.updateTable('audit_chain_head').set({ seq: head.seq, hash: head.hash }).where('id', '=', 1).execute();
 }
 
+/**
+ * The writer's insert, in one statement with the head move: the whole batch as one JSON parameter
+ * expanded by PostgreSQL (jsonb_populate_recordset), which parses and plans far less than a VALUES
+ * list of 23 parameters per row, and one round trip fewer under a busy event loop. Rows come out as
+ * `insertEvents` writes them (a null `detail` may be SQL NULL; both read back as null).
+ */
+export async function appendEvents(trx: DB, events: readonly AuditEvent[], head: ChainPoint): Promise<void> {
+  const rows = events.map((e) => ({ ...toRow(e), fields: e.fields, detail: e.detail }));
+  await sql`
+    with inserted as (
+      insert into audit_events select * from jsonb_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::jsonb) returning 1
+    )
+    update audit_chain_head set seq = ${head.seq}, hash = ${head.hash} where id = 1`.execute(trx);
+}
+
+/**
+ * The writer's fast path, one statement and one round trip: inserts the batch and moves the head
+ * only if the head is still `expected` (the head the batch was chained onto), all in the statement's
+ * own transaction with synchronous_commit on. False, with nothing written, when the head has moved
+ * (another replica wrote first); the writer then chains again under the head lock.
+ */
+export async function appendEventsIfHead(db: DB, events: readonly AuditEvent[], expected: ChainPoint, head: ChainPoint): Promise<boolean> {
+  const rows = events.map((e) => ({ ...toRow(e), fields: e.fields, detail: e.detail }));
+  const { rows: result } = await sql<{ moved: number }>`
+    with durable as (select set_config('synchronous_commit', 'on', true) as setting),
+    moved as (
+      update audit_chain_head set seq = ${head.seq}, hash = ${head.hash}
+      where id = 1 and seq = ${expected.seq} and hash = ${expected.hash} and (select setting from durable) is not null
+      returning 1
+    ),
+    inserted as (
+      insert into audit_events
+      select * from jsonb_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::jsonb) where exists (select 1 from moved)
+      returning 1
+    )
+    select (select count(*) from moved)::int as moved, (select count(*) from inserted)::int as inserted`.execute(db);
+  return Number(result[0]?.moved ?? 0) === 1;
+}
+
+/** lockChainHead, also making this transaction's commit synchronous (one round trip for both). */
+export async function lockChainHeadDurably(trx: DB): Promise<ChainPoint> {
+  const { rows } = await sql<{ seq: number; hash: string }>`
+    select seq, hash, set_config('synchronous_commit', 'on', true) as synchronous_commit
+    from audit_chain_head where id = 1 for update`.execute(trx);
+  const row = rows[0];
+  if (!row) throw new Error('audit_chain_head has no row');
+  return { seq: Number(row.seq), hash: row.hash };
+}
+
 function toRow(e: AuditEvent): Insertable<AuditEventsTable> {
   return {
     seq: e.seq,

@@ -1,9 +1,9 @@
-import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
 import { problem } from '../errors.js';
-import { chainEvents } from './chain.js';
+import { chainEvents, type ChainPoint } from './chain.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
-import { ensureMonthPartition, insertEvents, lockChainHead } from './repository.js';
+import { appendEvents, appendEventsIfHead, ensureMonthPartition, lockChainHeadDurably } from './repository.js';
+import { storable } from './storable.js';
 
 export interface AuditWriterOptions {
   /** Flush as soon as this many events wait. */
@@ -11,25 +11,57 @@ export interface AuditWriterOptions {
   /** Otherwise flush this long after the first waiting event (0: on the next tick). */
   intervalMs: number;
   logger: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /**
+   * Batches committing at once (default 2). The next batch begins its transaction while the one
+   * before commits and waits for the chain-head lock inside PostgreSQL, so a busy event loop does
+   * not leave the database idle between two flushes.
+   */
+  maxInFlight?: number;
 }
 
 export type FlushListener = (info: { events: number; ok: boolean; ms: number }) => void;
 
+/**
+ * Where audit events go. `AuditWriter` is the real one; bench/audit.ts measures the gateway with a
+ * stub that resolves at once ("audit off") to price the audit trail.
+ */
+export interface AuditSink {
+  append(input: AuditEventInput): Promise<AuditEvent>;
+  readonly pending: number;
+  drain(): Promise<void>;
+  close(): Promise<void>;
+  onFlush(listener: FlushListener): void;
+}
+
 interface Pending {
   input: AuditEventInput;
+  /** When it was appended (performance.now()). */
+  at: number;
   resolve(event: AuditEvent): void;
   reject(err: Error): void;
 }
 
 /**
- * Group commit: events of concurrent requests share one transaction that locks the chain head,
- * chains them, inserts them and moves the head. `append` resolves only after COMMIT, so a caller
- * that awaits it before answering never releases data without a durable event.
+ * Group commit: events of concurrent requests share one transaction that chains them onto the
+ * head, inserts them and moves the head. `append` resolves only after COMMIT, so a caller that
+ * awaits it before answering never releases data without a durable event; a batch that cannot be
+ * committed rejects every one of its events with AUDIT_UNAVAILABLE, and the next batch simply tries
+ * again. Usually a batch is one statement chained onto the head this writer last wrote, committed
+ * only if the head is still there; otherwise (first batch, another replica wrote, a new month)
+ * the batch locks the head row, reads it and chains under the lock.
  */
-export class AuditWriter {
+export class AuditWriter implements AuditSink {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  /**
+   * The head this writer expects after the batches it has sent (null: unknown, read it under the
+   * lock). A wrong guess costs a retry under the lock, never a wrong chain: the database moves the
+   * head only from the head a batch was chained onto.
+   */
+  private expected: ChainPoint | null = null;
+  /** Settles once the most recently started batch holds the chain-head lock (or has failed). */
+  private lastLocked: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly knownMonths = new Set<string>();
   private readonly flushListeners: FlushListener[] = [];
@@ -42,7 +74,7 @@ export class AuditWriter {
   append(input: AuditEventInput): Promise<AuditEvent> {
     if (this.closed) return Promise.reject(problem('AUDIT_UNAVAILABLE', 'the gateway is shutting down'));
     return new Promise<AuditEvent>((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
+      this.queue.push({ input: storable(input), at: performance.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -59,9 +91,9 @@ export class AuditWriter {
 
   /** Flushes until nothing waits. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing) {
-      if (this.flushing) await this.flushing;
-      else await this.flushNow();
+    while (this.queue.length > 0 || this.inFlight.size > 0) {
+      if (this.queue.length > 0 && this.inFlight.size < this.maxInFlight) void this.flushNow();
+      else await Promise.race(this.inFlight);
     }
   }
 
@@ -73,46 +105,45 @@ export class AuditWriter {
     await this.drain();
   }
 
+  private get maxInFlight(): number {
+    return Math.max(1, this.options.maxInFlight ?? 2);
+  }
+
   private schedule(): void {
-    if (this.flushing) return; // the running flush picks the queue up when it ends
+    // With every slot busy, the next batch starts when a running one ends.
+    if (this.queue.length === 0 || this.inFlight.size >= this.maxInFlight) return;
     if (this.queue.length >= this.options.maxEvents) {
       void this.flushNow();
     } else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flushNow(), this.options.intervalMs);
+      // The interval runs from the oldest waiting event: events that already waited through a
+      // running flush go at once instead of waiting another interval (which would idle the gateway).
+      const delay = Math.max(0, this.options.intervalMs - (performance.now() - this.queue[0]!.at));
+      if (this.options.intervalMs > 0 && delay === 0) void this.flushNow();
+      else this.timer = setTimeout(() => void this.flushNow(), delay);
     }
   }
 
   private flushNow(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.flushing) return this.flushing;
     const batch = this.queue.splice(0, this.options.maxEvents);
     if (batch.length === 0) return Promise.resolve();
-    this.flushing = this.write(batch).finally(() => {
-      this.flushing = null;
-      if (this.queue.length > 0) this.schedule();
+    const flush: Promise<void> = this.write(batch).finally(() => {
+      this.inFlight.delete(flush);
+      this.schedule();
     });
-    return this.flushing;
+    this.inFlight.add(flush);
+    return flush;
   }
 
   private async write(batch: Pending[]): Promise<void> {
     const started = performance.now();
-    let newMonths: string[] = [];
     try {
-      const events = await this.db.transaction().execute(async (trx) => {
-        await sql`set local synchronous_commit = on`.execute(trx);
-        const head = await lockChainHead(trx);
-        newMonths = await this.ensurePartitions(trx, batch);
-        const chained = chainEvents(head, batch.map((p) => p.input));
-        const last = chained[chained.length - 1]!;
-        await insertEvents(trx, chained, { seq: last.seq, hash: last.hash });
-        return chained;
-      });
-      // Only a committed partition is known to exist.
-      for (const m of newMonths) this.knownMonths.add(m);
+      const events = (await this.writeIfHeadExpected(batch)) ?? (await this.writeLocked(batch));
       events.forEach((event, i) => batch[i]!.resolve(event));
       this.notify({ events: batch.length, ok: true, ms: performance.now() - started });
     } catch (err) {
+      this.expected = null;
       this.options.logger.error({ err, events: batch.length }, 'audit batch could not be committed; no data released');
       const failure = problem('AUDIT_UNAVAILABLE', 'the audit event could not be made durable; no data was released', { cause: err });
       for (const p of batch) p.reject(failure);
@@ -120,8 +151,59 @@ export class AuditWriter {
     }
   }
 
+  /**
+   * Fast path: chain onto the expected head and commit in one statement. Null when the head had
+   * moved (nothing written) or is unknown. An error is not retried: the statement may have committed.
+   */
+  private async writeIfHeadExpected(batch: Pending[]): Promise<AuditEvent[] | null> {
+    const expected = this.expected;
+    if (!expected || batch.some((p) => !this.knownMonths.has(p.input.time.slice(0, 7)))) return null;
+    const chained = chainEvents(expected, batch.map((p) => p.input));
+    const last = chained[chained.length - 1]!;
+    this.expected = { seq: last.seq, hash: last.hash }; // the next batch may chain on this one at once
+    if (await appendEventsIfHead(this.db, chained, expected, this.expected)) return chained;
+    this.expected = null;
+    return null;
+  }
+
+  /** Safe path: lock the head, create a new month's partition, chain, insert, move the head. */
+  private async writeLocked(batch: Pending[]): Promise<AuditEvent[]> {
+    let newMonths: string[] = [];
+    // Batches take the head lock in the order they were formed, so seq order is append order.
+    const previousLocked = this.lastLocked;
+    let locked!: () => void;
+    this.lastLocked = new Promise<void>((resolve) => (locked = resolve));
+    try {
+      const events = await this.db.transaction().execute(async (trx) => {
+        await previousLocked;
+        // synchronous_commit on, whatever the server default: COMMIT returns once the WAL is flushed.
+        const head = await lockChainHeadDurably(trx);
+        locked();
+        newMonths = await this.ensurePartitions(trx, batch);
+        const chained = chainEvents(head, batch.map((p) => p.input));
+        const last = chained[chained.length - 1]!;
+        await appendEvents(trx, chained, { seq: last.seq, hash: last.hash });
+        return chained;
+      });
+      // Only a committed partition is known to exist.
+      for (const m of newMonths) this.knownMonths.add(m);
+      const last = events[events.length - 1]!;
+      this.expected = { seq: last.seq, hash: last.hash };
+      return events;
+    } finally {
+      locked();
+    }
+  }
+
   private notify(info: { events: number; ok: boolean; ms: number }): void {
-    for (const l of this.flushListeners) l(info);
+    for (const l of this.flushListeners) {
+      try {
+        l(info);
+      } catch (err) {
+        // A metrics listener must never turn a committed batch into a failed one.
+        this.options.logger.warn({ err }, 'audit flush listener failed');
+      }
+    }
   }
 
   private async ensurePartitions(trx: DB, batch: Pending[]): Promise<string[]> {

@@ -1,7 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { problems, ref } from '../openapi.js';
+import { runBatch, type BatchRequest } from './batch.js';
+import { runCase, type CaseRequest } from './cases.js';
 import { fetchOne, type FetchItem } from './flow.js';
+import { verifyClaim, type VerificationRequest } from './verify.js';
 
+/** The consumer API: lookups, batches, verifications, procedures and cases (gateway.yaml, tags lookups and cases). */
 export default async function lookupRoutes(app: FastifyInstance) {
   const consumer = app.requireRoles('consumer');
 
@@ -18,6 +22,61 @@ export default async function lookupRoutes(app: FastifyInstance) {
     async (request) => {
       const snapshot = await app.registry.get();
       return fetchOne(app, request, snapshot, request.body, 'lookup');
+    },
+  );
+
+  app.post<{ Body: BatchRequest }>(
+    '/v1/lookups/batch',
+    {
+      onRequest: consumer,
+      // Request-level refusals (token, body, subject id) are audited under the items' action.
+      config: { auditAction: 'batch.item' },
+      schema: {
+        body: ref('BatchRequest'),
+        response: { 200: ref('BatchResponse'), ...problems(400, 401, 403, 422, 429, 503) },
+      },
+    },
+    async (request) => runBatch(app, request, await app.registry.get(), request.body),
+  );
+
+  app.post<{ Body: VerificationRequest }>(
+    '/v1/verifications',
+    {
+      onRequest: consumer,
+      config: { auditAction: 'verification' },
+      schema: {
+        body: ref('VerificationRequest'),
+        response: { 200: ref('VerificationResponse'), ...problems(400, 401, 403, 404, 422, 429, 502, 503, 504) },
+      },
+    },
+    async (request) => verifyClaim(app, request, await app.registry.get(), request.body),
+  );
+
+  app.get(
+    '/v1/procedures',
+    {
+      onRequest: consumer,
+      schema: { response: { 200: ref('ProcedureList'), ...problems(401, 403, 429) } },
+    },
+    async () => {
+      const snapshot = await app.registry.get();
+      return { procedures: [...snapshot.procedures.values()].map((p) => ({ code: p.code, title: p.title, materials: p.materials })) };
+    },
+  );
+
+  app.post<{ Body: CaseRequest }>(
+    '/v1/cases',
+    {
+      onRequest: consumer,
+      config: { auditAction: 'case.material' },
+      schema: {
+        body: ref('CaseRequest'),
+        response: { 201: ref('CaseResponse'), ...problems(400, 401, 403, 404, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const answer = await runCase(app, request, await app.registry.get(), request.body);
+      return reply.code(201).send(answer);
     },
   );
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuditAction, AuditEvent, AuditEventInput } from '../audit/event.js';
-import { AuditWriter } from '../audit/writer.js';
+import { AuditWriter, type AuditSink } from '../audit/writer.js';
 import type { AppError } from '../errors.js';
 import { maskSubjectId, parseSubject, subjectHmac } from '../subjects/index.js';
 
@@ -15,7 +15,11 @@ export type AuditFacts = Partial<Omit<AuditEventInput, 'id' | 'time' | 'requestI
   };
 
 export interface Audit {
-  writer: AuditWriter;
+  /**
+   * The group-commit writer. Replaceable before the app is ready (e.g. in `beforeRoutes`):
+   * bench/audit.ts swaps in a stub to measure the gateway with the audit trail off.
+   */
+  writer: AuditSink;
   /** Writes one event and resolves once it is committed. */
   record(request: FastifyRequest, facts: AuditFacts): Promise<AuditEvent>;
   /** Keyed HMAC and masked form of a subject (masked is null when the id is not valid). */
@@ -78,10 +82,11 @@ async function auditPlugin(app: FastifyInstance) {
       recordDigest: facts.recordDigest ?? null,
       detail: facts.detail ?? null,
     };
-    return writer.append(input);
+    return audit.writer.append(input);
   };
 
-  app.decorate('audit', { writer, record, describeSubject } satisfies Audit);
+  const audit: Audit = { writer, record, describeSubject };
+  app.decorate('audit', audit);
   app.decorateRequest('auditRecorded', false);
   app.decorateRequest('startedAt', 0);
   app.addHook('onRequest', async (request) => {
@@ -107,7 +112,7 @@ async function auditPlugin(app: FastifyInstance) {
     });
   });
 
-  app.addHook('onClose', async () => writer.close());
+  app.addHook('onClose', async () => audit.writer.close());
 }
 
 function str(v: unknown): string | null {

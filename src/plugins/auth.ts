@@ -17,6 +17,11 @@ export interface Principal {
 /** Audience of tokens the gateway issues to its own clients; provider tokens carry the department code. */
 export const GATEWAY_AUDIENCE = 'onetrip';
 
+/** How often each replica reloads the signing keys from the database. */
+const KEY_REFRESH_MS = 60_000;
+/** Least time between two reloads caused by a token with an unknown kid. */
+const KEY_MISS_RELOAD_MS = 5_000;
+
 interface ClientStatus {
   active: boolean;
   checkedAt: number;
@@ -25,6 +30,23 @@ interface ClientStatus {
 async function authPlugin(app: FastifyInstance) {
   const keyring = new KeyRing(app.db);
   await keyring.load();
+  // Another replica (or `npm run cli -- keys rotate`) may rotate the keys: reload them now and then,
+  // so this replica signs with the current key and publishes and accepts the new one.
+  const keyRefresh = setInterval(() => {
+    keyring.load().catch((err: unknown) => app.log.warn({ err }, 'reloading the signing keys failed; keeping the loaded ones'));
+  }, KEY_REFRESH_MS);
+  keyRefresh.unref();
+  app.addHook('onClose', async () => clearInterval(keyRefresh));
+  // A token signed by a replica that has just rotated carries a kid this one has not loaded yet:
+  // reload at once rather than refuse it until the next refresh, but at most every few seconds,
+  // so made-up kids cannot turn into a query per request.
+  let lastMissReload = 0;
+  async function reloadForUnknownKid(kid: string | undefined) {
+    if (kid === undefined || Date.now() - lastMissReload < KEY_MISS_RELOAD_MS) return undefined;
+    lastMissReload = Date.now();
+    await keyring.load().catch((err: unknown) => app.log.warn({ err }, 'reloading the signing keys failed'));
+    return keyring.byKid(kid);
+  }
   const issuer = app.config.publicUrl;
 
   await app.register(fastifyJwt, {
@@ -33,7 +55,7 @@ async function authPlugin(app: FastifyInstance) {
       // Verification picks the key by kid; an unknown kid is untrusted (RFC 8725 §3.1: the key, not the token, decides).
       public: async (_request: FastifyRequest, token: TokenOrHeader) => {
         const header = 'header' in token ? token.header : token;
-        const key = keyring.byKid(header.kid);
+        const key = keyring.byKid(header.kid) ?? (await reloadForUnknownKid(header.kid));
         if (!key) throw problem('UNAUTHENTICATED', 'token signed with an unknown key');
         return key.publicPem;
       },

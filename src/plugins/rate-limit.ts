@@ -14,13 +14,16 @@ async function rateLimitPlugin(app: FastifyInstance) {
     ? new Redis(app.config.redisUrl, { connectTimeout: 1000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
     : null;
   redis?.on('error', (err) => app.log.warn({ err }, 'rate-limit store unreachable; requests are not limited meanwhile'));
+  // With no offline queue, counting fails (and is skipped) until the connection is up: wait for
+  // it briefly, so the quota holds from the first request, but never refuse to start over it.
+  if (redis) await waitUntilReady(redis, 2000);
 
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',
     max: app.config.rateLimitPerMinute,
     timeWindow: 60_000,
-    nameSpace: 'onetrip-rl:',
+    nameSpace: app.config.rateLimitNamespace,
     ...(redis ? { redis } : {}),
     // If Redis is down the gateway keeps serving: refusing every lookup would be worse than an unenforced quota.
     skipOnError: true,
@@ -31,6 +34,19 @@ async function rateLimitPlugin(app: FastifyInstance) {
       }),
   });
   if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => undefined)));
+}
+
+function waitUntilReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    redis.once('ready', done);
+  });
 }
 
 export default fp(rateLimitPlugin, { name: 'rate-limit', fastify: '5.x', dependencies: ['config', 'auth'] });

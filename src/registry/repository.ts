@@ -1,4 +1,5 @@
-import type { DB } from '../db/index.js';
+import type { Selectable } from 'kysely';
+import type { Database, DB } from '../db/index.js';
 import type { AdapterConfig, Client, Department, FieldDef, Grant, Procedure, Role, SubjectKind, Sharing, TypeDef, TypeKind } from './model.js';
 
 /** Registry rows → model objects, and the writes the admin API and the demo seed make. */
@@ -6,9 +7,19 @@ import type { AdapterConfig, Client, Department, FieldDef, Grant, Procedure, Rol
 const iso = (d: Date | string) => new Date(d).toISOString();
 const json = (v: unknown) => JSON.stringify(v);
 
+type Row<T extends keyof Database> = Selectable<Database[T]>;
+type Stamped<T> = T & { createdAt: string; updatedAt: string };
+
+const toDepartment = (r: Row<'departments'>): Department => ({ code: r.code, name: { zh: r.name_zh, en: r.name_en }, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at) });
+
 export async function listDepartments(db: DB): Promise<Department[]> {
   const rows = await db.selectFrom('departments').selectAll().orderBy('code').execute();
-  return rows.map((r) => ({ code: r.code, name: { zh: r.name_zh, en: r.name_en }, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at) }));
+  return rows.map(toDepartment);
+}
+
+export async function findDepartment(db: DB, code: string): Promise<Department | undefined> {
+  const r = await db.selectFrom('departments').selectAll().where('code', '=', code).executeTakeFirst();
+  return r && toDepartment(r);
 }
 
 export async function upsertDepartment(db: DB, code: string, name: { zh: string; en: string }): Promise<void> {
@@ -19,21 +30,28 @@ export async function upsertDepartment(db: DB, code: string, name: { zh: string;
     .execute();
 }
 
-export async function listTypes(db: DB): Promise<(TypeDef & { createdAt: string; updatedAt: string })[]> {
+const toType = (r: Row<'catalog_types'>): Stamped<TypeDef> => ({
+  type: r.type,
+  kind: r.kind as TypeKind,
+  title: r.title,
+  provider: r.provider,
+  subjectKind: r.subject_kind as SubjectKind,
+  sharing: r.sharing as Sharing,
+  fields: r.fields as FieldDef[],
+  schema: r.schema,
+  adapter: r.adapter as unknown as AdapterConfig,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+});
+
+export async function listTypes(db: DB): Promise<Stamped<TypeDef>[]> {
   const rows = await db.selectFrom('catalog_types').selectAll().orderBy('type').execute();
-  return rows.map((r) => ({
-    type: r.type,
-    kind: r.kind as TypeKind,
-    title: r.title,
-    provider: r.provider,
-    subjectKind: r.subject_kind as SubjectKind,
-    sharing: r.sharing as Sharing,
-    fields: r.fields as FieldDef[],
-    schema: r.schema,
-    adapter: r.adapter as unknown as AdapterConfig,
-    createdAt: iso(r.created_at),
-    updatedAt: iso(r.updated_at),
-  }));
+  return rows.map(toType);
+}
+
+export async function findType(db: DB, type: string): Promise<Stamped<TypeDef> | undefined> {
+  const r = await db.selectFrom('catalog_types').selectAll().where('type', '=', type).executeTakeFirst();
+  return r && toType(r);
 }
 
 export async function upsertType(db: DB, t: TypeDef): Promise<void> {
@@ -54,19 +72,26 @@ export async function upsertType(db: DB, t: TypeDef): Promise<void> {
     .execute();
 }
 
-export async function listGrants(db: DB): Promise<(Grant & { createdAt: string; updatedAt: string })[]> {
+const toGrant = (r: Row<'grants'>): Stamped<Grant> => ({
+  grantId: r.grant_id,
+  consumer: r.consumer,
+  type: r.type,
+  purposes: r.purposes,
+  fields: r.fields,
+  verifyOnly: r.verify_only,
+  expiresAt: r.expires_at ? iso(r.expires_at) : null,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+});
+
+export async function listGrants(db: DB): Promise<Stamped<Grant>[]> {
   const rows = await db.selectFrom('grants').selectAll().orderBy('grant_id').execute();
-  return rows.map((r) => ({
-    grantId: r.grant_id,
-    consumer: r.consumer,
-    type: r.type,
-    purposes: r.purposes,
-    fields: r.fields,
-    verifyOnly: r.verify_only,
-    expiresAt: r.expires_at ? iso(r.expires_at) : null,
-    createdAt: iso(r.created_at),
-    updatedAt: iso(r.updated_at),
-  }));
+  return rows.map(toGrant);
+}
+
+export async function findGrant(db: DB, grantId: string): Promise<Stamped<Grant> | undefined> {
+  const r = await db.selectFrom('grants').selectAll().where('grant_id', '=', grantId).executeTakeFirst();
+  return r && toGrant(r);
 }
 
 export async function upsertGrant(db: DB, g: Grant): Promise<void> {
@@ -90,9 +115,16 @@ export async function deleteGrant(db: DB, grantId: string): Promise<boolean> {
   return Number(r.numDeletedRows) > 0;
 }
 
-export async function listProcedures(db: DB): Promise<(Procedure & { createdAt: string; updatedAt: string })[]> {
+const toProcedure = (r: Row<'procedures'>): Stamped<Procedure> => ({ code: r.code, title: r.title, materials: r.materials, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at) });
+
+export async function listProcedures(db: DB): Promise<Stamped<Procedure>[]> {
   const rows = await db.selectFrom('procedures').selectAll().orderBy('code').execute();
-  return rows.map((r) => ({ code: r.code, title: r.title, materials: r.materials, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at) }));
+  return rows.map(toProcedure);
+}
+
+export async function findProcedure(db: DB, code: string): Promise<Stamped<Procedure> | undefined> {
+  const r = await db.selectFrom('procedures').selectAll().where('code', '=', code).executeTakeFirst();
+  return r && toProcedure(r);
 }
 
 export async function upsertProcedure(db: DB, p: Procedure): Promise<void> {
@@ -116,6 +148,11 @@ export async function upsertClient(db: DB, c: { clientId: string; department: st
     .values({ client_id: c.clientId, ...values })
     .onConflict((oc) => oc.column('client_id').doUpdateSet({ ...values, revoked_at: null }))
     .execute();
+}
+
+/** A new client; unlike `upsertClient` it never overwrites (or un-revokes) an existing one. */
+export async function insertClient(db: DB, c: { clientId: string; department: string; roles: Role[]; secretHash: string }): Promise<void> {
+  await db.insertInto('clients').values({ client_id: c.clientId, department: c.department, roles: json(c.roles), secret_hash: c.secretHash }).execute();
 }
 
 export async function revokeClient(db: DB, clientId: string): Promise<boolean> {

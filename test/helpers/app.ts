@@ -2,6 +2,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { registerDemoProviders, seedDemo, type DemoCredential } from '../../src/demo/seed.js';
+import { ContractRecorder } from './contract.js';
 import type { DemoSubject } from '../../src/demo/data.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
@@ -10,6 +11,8 @@ export interface TestGateway {
   db: TestDatabase;
   credentials: DemoCredential[];
   subjects: DemoSubject[];
+  /** Every answer is checked against openapi/gateway.yaml; close() fails on any violation. */
+  contract: ContractRecorder;
   /** A fresh access token for a demo client. */
   token(clientId: string): Promise<string>;
   close(): Promise<void>;
@@ -23,17 +26,28 @@ export function testConfig(env: Record<string, string> = {}, overrides: Partial<
 /** The gateway built through src/app.ts, on a fresh database, with the demo government seeded. */
 export async function startTestGateway(
   kind: 'pglite' | 'postgres',
-  options: { env?: Record<string, string>; config?: Partial<Config>; demo?: boolean; logger?: object | false; database?: TestDatabase } = {},
+  options: {
+    env?: Record<string, string>;
+    config?: Partial<Config>;
+    demo?: boolean;
+    logger?: object | false;
+    database?: TestDatabase;
+    /** Runs after the demo providers are registered, before routes (e.g. extra builtin providers). */
+    beforeRoutes?: (app: FastifyInstance) => Promise<void> | void;
+  } = {},
 ): Promise<TestGateway> {
   const db = options.database ?? (await createTestDatabase(kind));
   const config = testConfig(options.env, { databaseUrl: db.url, ...options.config });
   const demo = options.demo ?? true;
+  const contract = new ContractRecorder();
   const app = await buildApp(config, {
     database: db,
     migrate: false,
     logger: options.logger ?? false,
     beforeRoutes: async (instance) => {
+      contract.attach(instance);
       if (demo) registerDemoProviders(instance);
+      await options.beforeRoutes?.(instance);
     },
   });
   await app.ready();
@@ -50,10 +64,12 @@ export async function startTestGateway(
     db,
     credentials: seeded.credentials,
     subjects: seeded.subjects,
+    contract,
     token,
     close: async () => {
       await app.close();
       if (!options.database) await db.dispose();
+      contract.assertNoViolations();
     },
   };
 }

@@ -1,0 +1,107 @@
+/**
+ * Operator commands: `npm run cli -- <command> [options]`.
+ * Each command is one entry of COMMANDS; it opens only what it needs (a command that reads a
+ * file offline never touches the database) and returns the process exit code.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { AUDIT_COMMANDS } from './audit/commands.js';
+import { loadConfig, type Config } from './config.js';
+import { createDatabase, type DatabaseHandle } from './db/index.js';
+import { migrateToLatest } from './db/migrate.js';
+import { KeyRing } from './keys/keyring.js';
+
+export interface CliContext {
+  config: Readonly<Config>;
+  /** Where results go (stdout in the shell, a buffer in tests). */
+  out: (line: string) => void;
+  /** An open database to use instead of opening one from config (tests); the caller closes it. */
+  database?: DatabaseHandle;
+}
+
+interface Command {
+  usage: string;
+  summary: string;
+  run(args: string[], ctx: CliContext): Promise<number>;
+}
+
+/** How long a retired key stays in the JWKS by default: proofs must stay checkable for a year and more. */
+export const DEFAULT_KEEP_PUBLISHED_DAYS = 400;
+
+async function withDatabase<T>(ctx: CliContext, fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+  if (ctx.database) return fn(ctx.database);
+  const handle = await createDatabase({ url: ctx.config.databaseUrl, pgliteDir: ctx.config.pgliteDir });
+  try {
+    return await fn(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+const COMMANDS: Record<string, Command> = {
+  migrate: {
+    usage: 'migrate',
+    summary: 'apply pending database migrations',
+    async run(_args, ctx) {
+      const result = await withDatabase(ctx, (h) => migrateToLatest(h.db));
+      const applied = (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+      ctx.out(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date');
+      return 0;
+    },
+  },
+  'keys rotate': {
+    usage: `keys rotate [--keep-days N]   (default ${DEFAULT_KEEP_PUBLISHED_DAYS})`,
+    summary: 'make a new signing key current; the old one stays in the JWKS for N days so its proofs still verify',
+    async run(args, ctx) {
+      const { values } = parseArgs({ args, options: { 'keep-days': { type: 'string' } }, strict: true });
+      const keepDays = values['keep-days'] === undefined ? DEFAULT_KEEP_PUBLISHED_DAYS : Number(values['keep-days']);
+      if (!Number.isInteger(keepDays) || keepDays < 1) throw new Error('--keep-days must be a positive whole number of days');
+      const kid = await withDatabase(ctx, async (h) => {
+        const keyring = new KeyRing(h.db);
+        await keyring.load();
+        return keyring.rotate(keepDays);
+      });
+      // Replicas pick the new key up within a minute (src/plugins/auth.ts).
+      ctx.out(`new signing key ${kid}; retired keys stay published for ${keepDays} days`);
+      return 0;
+    },
+  },
+  ...AUDIT_COMMANDS,
+};
+
+function usage(): string {
+  const lines = Object.values(COMMANDS).map((c) => `  ${c.usage}\n      ${c.summary}`);
+  return `usage: npm run cli -- <command>\n\ncommands:\n${lines.join('\n')}`;
+}
+
+/** Finds the longest command name that prefixes argv (commands may be two words: `keys rotate`). */
+export function findCommand(argv: readonly string[]): { name: string; args: string[] } | undefined {
+  for (let words = Math.min(argv.length, 3); words > 0; words -= 1) {
+    const name = argv.slice(0, words).join(' ');
+    if (Object.hasOwn(COMMANDS, name)) return { name, args: argv.slice(words) };
+  }
+  return undefined;
+}
+
+/** Runs one command and returns its exit code; unknown commands print the usage. */
+export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
+  const found = findCommand(argv);
+  const command = found && COMMANDS[found.name];
+  if (!found || !command) {
+    ctx.out(usage());
+    return argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' ? 0 : 2;
+  }
+  return command.run(found.args, ctx);
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
+if (invokedDirectly) {
+  runCli(process.argv.slice(2), { config: loadConfig(), out: (line) => console.log(line) }).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,76 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AppError, ProblemBody } from '../errors.js';
+import { problem, problemBody } from '../errors.js';
+import type { RegistrySnapshot } from '../registry/snapshot.js';
+import { parseSubject } from '../subjects/index.js';
+import { fetchOne, type Fetched, type FetchItem } from './flow.js';
+
+export interface BatchRequest {
+  subject: { kind: string; id: string };
+  purpose: string;
+  caseId: string;
+  officer?: string;
+  items: Array<{ type: string; fields?: string[] }>;
+}
+
+export type BatchResult =
+  | { type: string; status: 'ok'; lookupId: string; record: Record<string, unknown>; proof: string }
+  | { type: string; status: 'error'; error: ProblemBody };
+
+/** Each item settled on its own: the record, or the AppError a single lookup would have answered. */
+export type Settled = { ok: true; fetched: Fetched } | { ok: false; error: AppError };
+
+/**
+ * Fetches every item in parallel, each through the full audited flow. Never rejects for one
+ * item's failure; rejects with AUDIT_UNAVAILABLE when any event could not be committed, so that
+ * the caller releases nothing at all (gateway.yaml: "then no record at all is released").
+ */
+export async function fetchAll(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  snapshot: RegistrySnapshot,
+  items: readonly FetchItem[],
+  action: 'batch.item' | 'case.material',
+): Promise<Settled[]> {
+  const settled = await Promise.all(
+    items.map((item) =>
+      fetchOne(app, request, snapshot, item, action).then(
+        (fetched): Settled => ({ ok: true, fetched }),
+        // fetchOne always rejects with an AppError (it converts whatever it caught).
+        (error: AppError): Settled => ({ ok: false, error }),
+      ),
+    ),
+  );
+  const auditDown = settled.find((s): s is Extract<Settled, { ok: false }> => !s.ok && s.error.code === 'AUDIT_UNAVAILABLE');
+  if (auditDown) throw auditDown.error;
+  return settled;
+}
+
+/**
+ * A subject id that fails its own rules fails the whole request (422), before any provider is
+ * asked; a valid id of the wrong kind for one type fails only that item.
+ */
+export function assertValidSubject(subject: { kind: string; id: string }): void {
+  const parsed = parseSubject(subject);
+  if (!parsed.ok) throw problem('INVALID_SUBJECT_ID', parsed.reason);
+}
+
+export async function runBatch(app: FastifyInstance, request: FastifyRequest, snapshot: RegistrySnapshot, body: BatchRequest) {
+  assertValidSubject(body.subject);
+  const items: FetchItem[] = body.items.map((i) => ({
+    type: i.type,
+    subject: body.subject,
+    purpose: body.purpose,
+    caseId: body.caseId,
+    officer: body.officer,
+    fields: i.fields,
+  }));
+  const settled = await fetchAll(app, request, snapshot, items, 'batch.item');
+  const requestId = String(request.id);
+  const results = settled.map((s, k): BatchResult => {
+    const type = body.items[k]!.type;
+    if (s.ok) return { type, status: 'ok', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof };
+    return { type, status: 'error', error: problemBody(s.error, requestId) };
+  });
+  return { caseId: body.caseId, results };
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { generateClientSecret, hashSecret } from '../auth/secrets.js';
+import { problem } from '../errors.js';
+import { problems, ref } from '../openapi.js';
+import { pathParams, recordChange } from './admin-shared.js';
+import type { Role } from './model.js';
+import { findClient, findDepartment, insertClient, listDepartments, revokeClient, upsertDepartment } from './repository.js';
+
+/** Departments and their client credentials (`/v1/admin/departments`, `/v1/admin/clients`). */
+export default async function adminDepartmentRoutes(app: FastifyInstance) {
+  const code = pathParams(app, { code: 'DepartmentCode' });
+
+  app.get('/v1/admin/departments', { schema: { response: { 200: ref('DepartmentList'), ...problems(401, 403, 429) } } }, async () => ({
+    departments: await listDepartments(app.db),
+  }));
+
+  app.get<{ Params: { code: string } }>(
+    '/v1/admin/departments/:code',
+    { schema: { params: code, response: { 200: ref('Department'), ...problems(400, 401, 403, 404, 429) } } },
+    async (request) => {
+      const department = await findDepartment(app.db, request.params.code);
+      if (!department) throw problem('NOT_FOUND', `no department "${request.params.code}"`);
+      return department;
+    },
+  );
+
+  app.put<{ Params: { code: string }; Body: { name: { zh: string; en: string } } }>(
+    '/v1/admin/departments/:code',
+    {
+      config: { auditAction: 'admin.change' },
+      schema: {
+        params: code,
+        body: ref('DepartmentPut'),
+        response: { 200: ref('Department'), 201: ref('Department'), ...problems(400, 401, 403, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const key = request.params.code;
+      const existed = (await findDepartment(app.db, key)) !== undefined;
+      await recordChange(app, request, { resource: 'department', key, change: existed ? 'updated' : 'created' });
+      await upsertDepartment(app.db, key, request.body.name);
+      await app.registry.reload();
+      return reply.code(existed ? 200 : 201).send(await findDepartment(app.db, key));
+    },
+  );
+
+  app.post<{ Params: { code: string }; Body: { roles: Role[] } }>(
+    '/v1/admin/departments/:code/clients',
+    {
+      config: { auditAction: 'admin.change' },
+      schema: {
+        params: code,
+        body: ref('ClientCreate'),
+        response: { 201: ref('ClientCreated'), ...problems(400, 401, 403, 404, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const department = request.params.code;
+      if (!(await findDepartment(app.db, department))) throw problem('NOT_FOUND', `no department "${department}"`);
+      // Readable in logs and the audit trail, unguessable enough not to collide.
+      const clientId = `${department}-${randomBytes(6).toString('hex')}`;
+      const clientSecret = generateClientSecret();
+      const roles = request.body.roles;
+      const secretHash = await hashSecret(clientSecret);
+      await recordChange(app, request, { resource: 'client', key: clientId, change: 'created' });
+      await insertClient(app.db, { clientId, department, roles, secretHash });
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      return reply.code(201).send({ clientId, clientSecret, department, roles });
+    },
+  );
+
+  app.delete<{ Params: { clientId: string } }>(
+    '/v1/admin/clients/:clientId',
+    {
+      config: { auditAction: 'admin.change' },
+      schema: { params: pathParams(app, { clientId: 'ClientId' }), response: problems(400, 401, 403, 404, 429, 503) },
+    },
+    async (request, reply) => {
+      const { clientId } = request.params;
+      if (!(await findClient(app.db, clientId))) throw problem('NOT_FOUND', `no client "${clientId}"`);
+      await recordChange(app, request, { resource: 'client', key: clientId, change: 'revoked' });
+      // Already revoked is fine: the answer is the same, and the earlier revocation time is kept.
+      await revokeClient(app.db, clientId);
+      // This replica refuses the client's tokens at once; others within REVOCATION_CHECK_MS.
+      app.forgetClientStatus(clientId);
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,91 @@
+import type { FastifyInstance } from 'fastify';
+import { problem } from '../errors.js';
+import { problems, ref } from '../openapi.js';
+import { pathParams, recordChange } from './admin-shared.js';
+import type { Grant, Procedure } from './model.js';
+import { deleteGrant, findGrant, findProcedure, listGrants, listProcedures, upsertGrant, upsertProcedure } from './repository.js';
+import { checkGrant, checkProcedure } from './validate.js';
+
+interface GrantBody {
+  consumer: string;
+  type: string;
+  purposes: string[];
+  fields: string[];
+  verifyOnly?: boolean;
+  expiresAt?: string | null;
+}
+
+/** Grants and procedures (`/v1/admin/grants`, `/v1/admin/procedures`). */
+export default async function adminGrantRoutes(app: FastifyInstance) {
+  const grantParams = pathParams(app, { grantId: 'GrantId' });
+
+  app.get('/v1/admin/grants', { schema: { response: { 200: ref('GrantList'), ...problems(401, 403, 429) } } }, async () => ({
+    grants: await listGrants(app.db),
+  }));
+
+  app.put<{ Params: { grantId: string }; Body: GrantBody }>(
+    '/v1/admin/grants/:grantId',
+    {
+      config: { auditAction: 'admin.change' },
+      schema: {
+        params: grantParams,
+        body: ref('GrantPut'),
+        response: { 200: ref('Grant'), 201: ref('Grant'), ...problems(400, 401, 403, 409, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const key = request.params.grantId;
+      const { verifyOnly, expiresAt, ...rest } = request.body;
+      // Normalised so the stored and returned instant reads the same whatever offset was sent.
+      const grant: Grant = { grantId: key, ...rest, verifyOnly: verifyOnly ?? false, expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null };
+      const registry = await app.registry.reload();
+      checkGrant(grant, registry);
+      const existed = registry.grants.some((g) => g.grantId === key);
+      await recordChange(app, request, { resource: 'grant', key, change: existed ? 'updated' : 'created', type: grant.type });
+      await upsertGrant(app.db, grant);
+      await app.registry.reload();
+      return reply.code(existed ? 200 : 201).send(await findGrant(app.db, key));
+    },
+  );
+
+  app.delete<{ Params: { grantId: string } }>(
+    '/v1/admin/grants/:grantId',
+    { config: { auditAction: 'admin.change' }, schema: { params: grantParams, response: problems(400, 401, 403, 404, 429, 503) } },
+    async (request, reply) => {
+      const key = request.params.grantId;
+      const grant = await findGrant(app.db, key);
+      if (!grant) throw problem('NOT_FOUND', `no grant "${key}"`);
+      await recordChange(app, request, { resource: 'grant', key, change: 'deleted', type: grant.type });
+      await deleteGrant(app.db, key);
+      await app.registry.reload();
+      return reply.code(204).send();
+    },
+  );
+
+  app.get('/v1/admin/procedures', { schema: { response: { 200: ref('ProcedureList'), ...problems(401, 403, 429) } } }, async () => ({
+    procedures: await listProcedures(app.db),
+  }));
+
+  app.put<{ Params: { code: string }; Body: Omit<Procedure, 'code'> }>(
+    '/v1/admin/procedures/:code',
+    {
+      config: { auditAction: 'admin.change' },
+      schema: {
+        params: pathParams(app, { code: 'ProcedureCode' }),
+        body: ref('ProcedurePut'),
+        response: { 200: ref('Procedure'), 201: ref('Procedure'), ...problems(400, 401, 403, 409, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const key = request.params.code;
+      const procedure: Procedure = { code: key, ...request.body };
+      const registry = await app.registry.reload();
+      checkProcedure(procedure, registry);
+      const existed = registry.procedures.has(key);
+      await recordChange(app, request, { resource: 'procedure', key, change: existed ? 'updated' : 'created' });
+      await upsertProcedure(app.db, procedure);
+      await app.registry.reload();
+      return reply.code(existed ? 200 : 201).send(await findProcedure(app.db, key));
+    },
+  );
+}

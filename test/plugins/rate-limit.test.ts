@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATABASE_KINDS } from '../helpers/db.js';
+import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+
+const procedures = (gw: TestGateway, token: string) => gw.app.inject({ url: '/v1/procedures', headers: { authorization: `Bearer ${token}` } });
+
+describe.each(DATABASE_KINDS)('per-client rate limit on %s', (kind) => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startTestGateway(kind, { env: { RATE_LIMIT_PER_MINUTE: '3' } });
+  });
+  afterAll(async () => gw?.close());
+
+  it('answers 429 RATE_LIMITED with Retry-After once a client has used its quota, per client', async () => {
+    const taxation = await gw.token('taxation-window');
+    for (let k = 0; k < 3; k += 1) expect((await procedures(gw, taxation)).statusCode).toBe(200);
+    const limited = await procedures(gw, taxation);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(problemOf(limited).code).toBe('RATE_LIMITED');
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(Number.isInteger(retryAfter)).toBe(true);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+
+    // Another client of the same gateway has its own quota.
+    const housing = await gw.token('housing-fund-window');
+    expect((await procedures(gw, housing)).statusCode).toBe(200);
+  });
+
+  it('counts audited routes too, and audits the refusal', async () => {
+    const token = await gw.token('civil-affairs-window');
+    const body = { procedure: 'dragon-taming', applicant: { kind: 'person', id: gw.subjects[0]!.id }, caseId: 'RL-1' };
+    const codes: number[] = [];
+    for (let k = 0; k < 4; k += 1) {
+      const res = await gw.app.inject({ method: 'POST', url: '/v1/cases', headers: { authorization: `Bearer ${token}` }, payload: body });
+      codes.push(res.statusCode);
+      if (res.statusCode === 429) {
+        const [event] = await gw.db.db.selectFrom('audit_events').selectAll().where('request_id', '=', problemOf(res).requestId).execute();
+        expect(event).toMatchObject({ action: 'case.material', outcome: 'denied', error_code: 'RATE_LIMITED', client_id: 'civil-affairs-window' });
+      }
+    }
+    expect(codes).toEqual([404, 404, 404, 429]);
+  });
+});
+
+describe.skipIf(!process.env.REDIS_URL).each(DATABASE_KINDS)('rate limit shared through Redis on %s', (kind) => {
+  const namespace = `onetrip-rl-test-${randomBytes(6).toString('hex')}:`;
+  let first: TestGateway;
+  let second: TestGateway;
+
+  beforeAll(async () => {
+    const env = { RATE_LIMIT_PER_MINUTE: '4', REDIS_URL: process.env.REDIS_URL! };
+    first = await startTestGateway(kind, { env, config: { rateLimitNamespace: namespace } });
+    // A second replica on the same database and the same Redis; the demo is already seeded.
+    second = await startTestGateway(kind, { env, config: { rateLimitNamespace: namespace }, database: first.db, demo: false });
+  });
+  afterAll(async () => {
+    await second?.close();
+    await first?.close();
+    const redis = new Redis(process.env.REDIS_URL!);
+    const keys = await redis.keys(`${namespace}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('lets two replicas draw on one quota per client', async () => {
+    const token = await first.token('taxation-window');
+    const statuses: number[] = [];
+    for (const gw of [first, second, first, second, second, first]) statuses.push((await procedures(gw, token)).statusCode);
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+
+    const redis = new Redis(process.env.REDIS_URL!);
+    try {
+      expect(Number(await redis.get(`${namespace}client:taxation-window`))).toBeGreaterThanOrEqual(4);
+    } finally {
+      await redis.quit();
+    }
+  });
+});
