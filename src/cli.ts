@@ -7,37 +7,14 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AUDIT_COMMANDS } from './audit/commands.js';
-import { loadConfig, type Config } from './config.js';
-import { createDatabase, type DatabaseHandle } from './db/index.js';
+import { loadConfig } from './config.js';
+import { withDatabase, type CliContext, type Command } from './cli-context.js';
 import { migrateToLatest } from './db/migrate.js';
 import { KeyRing } from './keys/keyring.js';
-
-export interface CliContext {
-  config: Readonly<Config>;
-  /** Where results go (stdout in the shell, a buffer in tests). */
-  out: (line: string) => void;
-  /** An open database to use instead of opening one from config (tests); the caller closes it. */
-  database?: DatabaseHandle;
-}
-
-interface Command {
-  usage: string;
-  summary: string;
-  run(args: string[], ctx: CliContext): Promise<number>;
-}
 
 /** How long a retired key stays in the JWKS by default: proofs must stay checkable for a year and more. */
 export const DEFAULT_KEEP_PUBLISHED_DAYS = 400;
 
-async function withDatabase<T>(ctx: CliContext, fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
-  if (ctx.database) return fn(ctx.database);
-  const handle = await createDatabase({ url: ctx.config.databaseUrl, pgliteDir: ctx.config.pgliteDir });
-  try {
-    return await fn(handle);
-  } finally {
-    await handle.close();
-  }
-}
 
 const COMMANDS: Record<string, Command> = {
   migrate: {

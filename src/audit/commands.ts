@@ -7,28 +7,12 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CliContext } from '../cli.js';
-import { createDatabase, type DatabaseHandle } from '../db/index.js';
+import { withDatabase, type Command } from '../cli-context.js';
 import type { ChainPoint } from './chain.js';
 import { archiveBefore, RetentionError } from './retention.js';
 import { verifyDatabase, verifyFiles, type FileVerdict } from './verify.js';
 
-interface AuditCommand {
-  usage: string;
-  summary: string;
-  run(args: string[], ctx: CliContext): Promise<number>;
-}
 
-async function withDatabase<T>(ctx: CliContext, fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
-  if (ctx.database) return fn(ctx.database);
-  // The embedded database is a directory one process may open at a time: stop the gateway first.
-  const handle = await createDatabase({ url: ctx.config.databaseUrl, pgliteDir: ctx.config.pgliteDir });
-  try {
-    return await fn(handle);
-  } finally {
-    await handle.close();
-  }
-}
 
 function chainPoint(option: string, value: string | undefined): ChainPoint | undefined {
   if (value === undefined) return undefined;
@@ -57,7 +41,7 @@ function describeFileVerdict(v: FileVerdict, several: boolean): string {
   return `OK: ${v.checked} events (seq ${v.anchor.seq + 1}..${v.head.seq}) verified from ${from}`;
 }
 
-export const AUDIT_COMMANDS: Record<string, AuditCommand> = {
+export const AUDIT_COMMANDS: Record<string, Command> = {
   'audit verify': {
     usage: 'audit verify [--file export.ndjson ...] [--anchor SEQ:HASH] [--head SEQ:HASH]',
     summary:

@@ -123,6 +123,17 @@ describe.each(DATABASE_KINDS)('the group-commit audit writer on %s', (kind) => {
     expect(await verifyDatabase(db.db)).toMatchObject({ ok: true });
   });
 
+  it('chains under the lock again when another replica moved the head since its last batch', async () => {
+    const a = writer({ maxEvents: 8, intervalMs: 0 });
+    const b = writer({ maxEvents: 8, intervalMs: 0 });
+    const first = await a.append(input());
+    const other = await b.append(input());
+    const next = await a.append(input());
+    expect(other.seq).toBe(first.seq + 1);
+    expect(next).toMatchObject({ seq: other.seq + 1, prevHash: other.hash });
+    expect(await verifyDatabase(db.db)).toMatchObject({ ok: true });
+  });
+
   it('keeps one chain across writers that commit concurrently (replicas)', async () => {
     const a = writer({ maxEvents: 8, intervalMs: 1 });
     const b = writer({ maxEvents: 8, intervalMs: 1 });
