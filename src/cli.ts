@@ -11,10 +11,10 @@ import { loadConfig } from './config.js';
 import { withDatabase, type CliContext, type Command } from './cli-context.js';
 import { migrateToLatest } from './db/migrate.js';
 import { KeyRing } from './keys/keyring.js';
+import { CLIENT_COMMANDS } from './registry/commands.js';
 
 /** How long a retired key stays in the JWKS by default: proofs must stay checkable for a year and more. */
 export const DEFAULT_KEEP_PUBLISHED_DAYS = 400;
-
 
 const COMMANDS: Record<string, Command> = {
   migrate: {
@@ -44,6 +44,7 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  ...CLIENT_COMMANDS,
   ...AUDIT_COMMANDS,
 };
 

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { generateClientSecret, hashSecret } from '../auth/secrets.js';
 import { problem } from '../errors.js';
 import { problems, ref } from '../openapi.js';
 import { pathParams, recordChange } from './admin-shared.js';
+import { issueClient, newClientId } from './clients.js';
 import type { Role } from './model.js';
-import { findClient, findDepartment, insertClient, listDepartments, revokeClient, upsertDepartment } from './repository.js';
+import { findClient, findDepartment, listDepartments, revokeClient, upsertDepartment } from './repository.js';
 
 /** Departments and their client credentials (`/v1/admin/departments`, `/v1/admin/clients`). */
 export default async function adminDepartmentRoutes(app: FastifyInstance) {
@@ -58,15 +57,11 @@ export default async function adminDepartmentRoutes(app: FastifyInstance) {
     async (request, reply) => {
       const department = request.params.code;
       if (!(await findDepartment(app.db, department))) throw problem('NOT_FOUND', `no department "${department}"`);
-      // Readable in logs and the audit trail, unguessable enough not to collide.
-      const clientId = `${department}-${randomBytes(6).toString('hex')}`;
-      const clientSecret = generateClientSecret();
-      const roles = request.body.roles;
-      const secretHash = await hashSecret(clientSecret);
+      const clientId = newClientId(department);
       await recordChange(app, request, { resource: 'client', key: clientId, change: 'created' });
-      await insertClient(app.db, { clientId, department, roles, secretHash });
+      const issued = await issueClient(app.db, clientId, department, request.body.roles);
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-      return reply.code(201).send({ clientId, clientSecret, department, roles });
+      return reply.code(201).send(issued);
     },
   );
 
