@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError, problem, problemBody } from '../errors.js';
 
 /**
@@ -27,6 +28,9 @@ export function toAppError(err: FastifyError | AppError | Error): AppError {
     // Body parsing, content type, payload size: the request itself is malformed.
     if (fe.statusCode === 404) return problem('NOT_FOUND', fe.message);
     return problem('VALIDATION_FAILED', fe.message || 'malformed request');
+  }
+  if (isDatabaseUnavailable(err)) {
+    return problem('NOT_READY', 'the gateway cannot reach its database just now; retry shortly', { cause: err });
   }
   return problem('INTERNAL_ERROR', 'an internal error occurred; it has been logged with the request id', { cause: err });
 }

@@ -83,6 +83,8 @@ describe.each(DATABASE_KINDS)('durable before release on %s', (kind) => {
   it.runIf(kind === 'postgres')('answers 503, never 500 and never data, while PostgreSQL refuses connections, and recovers within 5 s', async () => {
     const name = new URL(gw.db.url!).pathname.slice(1);
     const headBefore = (await verifyApi(gw, auditor)).head;
+    const consumerToken = await gw.token('housing-fund-window');
+    let outageCatalog: Awaited<ReturnType<typeof gw.app.inject>> | undefined;
     // "PostgreSQL stopped" for this database only: no new connections, and every open one cut.
     await withAdmin(async (c) => {
       await c.query(`alter database ${name} allow_connections false`);
@@ -99,10 +101,14 @@ describe.each(DATABASE_KINDS)('durable before release on %s', (kind) => {
           expect(a.json()).not.toHaveProperty('record');
         }
       }
+      // A route without an audit event meets the outage too (client status past its cache): 503, not 500.
+      outageCatalog = await gw.app.inject({ url: '/v1/catalog', headers: { authorization: `Bearer ${consumerToken}` } });
     } finally {
       await withAdmin((c) => c.query(`alter database ${name} allow_connections true`));
     }
     expect(await untilServed(() => lookup('HF-S-after'), 5_000)).toBeLessThan(5_000);
+    expect(outageCatalog?.statusCode).toBe(503);
+    expect(outageCatalog && problemOf(outageCatalog).code).toBe('NOT_READY');
     const verdict = await verifyApi(gw, auditor);
     expect(verdict.ok).toBe(true);
     const lost = await gw.db.db.selectFrom('audit_events').select('id').where('case_id', 'like', 'HF-S-%').where('case_id', '<>', 'HF-S-after').execute();

@@ -91,7 +91,8 @@ function schemaErrors(validate: ValidateFunction, value: unknown): string | null
 /**
  * Checks every answer of a gateway against openapi/gateway.yaml: the operation is documented, the
  * status is documented for it, the content type is one it documents, and the body satisfies the
- * schema. Any route may also answer `500 INTERNAL_ERROR` (said once in the document's description).
+ * schema. Any route may also answer `500 INTERNAL_ERROR` or `503 NOT_READY` (said once in the
+ * document's description).
  */
 export class ContractRecorder {
   readonly violations: string[] = [];
@@ -105,7 +106,7 @@ export class ContractRecorder {
     const fail = (why: string) => void this.violations.push(`${where}: ${why}`);
     const media = mediaType(x.contentType);
 
-    if (x.routeUrl === undefined || (x.status === 500 && !this.documentsStatus(x))) {
+    if (x.routeUrl === undefined || ((x.status === 500 || x.status === 503) && !this.documentsStatus(x))) {
       // No operation to check against: the not-found handler and internal errors answer a bare problem.
       if (media !== 'application/problem+json') return void fail(`content type ${media ?? 'none'} is not application/problem+json`);
       const err = x.body === null ? 'no body' : schemaErrors(validatorAt('/components/schemas/Problem'), JSON.parse(x.body));
