@@ -53,7 +53,7 @@ const schema = {
     PUBLIC_URL: { type: 'string' },
     TOKEN_TTL_SECONDS: { type: 'integer', minimum: 30, maximum: 3600, default: 300 },
     AUDIT_FLUSH_MAX_EVENTS: { type: 'integer', minimum: 1, maximum: 5000, default: 256 },
-    AUDIT_FLUSH_INTERVAL_MS: { type: 'integer', minimum: 0, maximum: 1000, default: 2 },
+    AUDIT_FLUSH_INTERVAL_MS: { type: 'integer', minimum: 0, maximum: 1000, default: 0 },
     PROVIDER_MAX_RESPONSE_BYTES: { type: 'integer', minimum: 1024, default: 1048576 },
     PROVIDER_MAX_CONCURRENT: { type: 'integer', minimum: 1, default: 32 },
     PROVIDER_BREAKER_FAILURES: { type: 'integer', minimum: 1, default: 5 },
