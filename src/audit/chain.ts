@@ -15,7 +15,11 @@ export interface ChainPoint {
  * of the event (seq and prevHash included), so any edit, insertion, deletion or reordering shows.
  */
 export function eventHash(event: Omit<AuditEvent, 'hash'>): string {
-  const body = canonicalEventJson(normalise(event));
+  return hashNormalised(normalise(event));
+}
+
+function hashNormalised(event: Omit<AuditEvent, 'hash'>): string {
+  const body = canonicalEventJson(event as unknown as Record<string, unknown>);
   return createHash('sha256').update(event.prevHash).update('\n').update(body).digest('hex');
 }
 
@@ -38,7 +42,7 @@ export function canonicalEventJson(event: Record<string, unknown>): string {
 }
 
 /** Values as they survive a round trip through the database and JSON (e.g. Date → ISO string). */
-function normalise(event: Omit<AuditEvent, 'hash'>): Record<string, unknown> {
+function normalise(event: Omit<AuditEvent, 'hash'>): Omit<AuditEvent, 'hash'> {
   return {
     ...event,
     time: new Date(event.time).toISOString(),
@@ -51,8 +55,9 @@ export function chainEvents(head: ChainPoint, inputs: readonly AuditEventInput[]
   const out: AuditEvent[] = [];
   let prev = head;
   for (const input of inputs) {
-    const unhashed = { ...input, time: new Date(input.time).toISOString(), seq: prev.seq + 1, prevHash: prev.hash };
-    const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed) };
+    // Normalised once here, as it will read back from the database (no second pass in eventHash).
+    const unhashed = normalise({ ...input, seq: prev.seq + 1, prevHash: prev.hash });
+    const event: AuditEvent = { ...unhashed, hash: hashNormalised(unhashed) };
     out.push(event);
     prev = { seq: event.seq, hash: event.hash };
   }
