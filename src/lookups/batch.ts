@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppError, ProblemBody } from '../errors.js';
 import { problem, problemBody } from '../errors.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
-import { parseSubject } from '../subjects/index.js';
+import { parseSubject, type Subject } from '../subjects/index.js';
 import { fetchOne, type Fetched, type FetchItem } from './flow.js';
 
 export interface BatchRequest {
@@ -50,9 +50,10 @@ export async function fetchAll(
  * A subject id that fails its own rules fails the whole request (422), before any provider is
  * asked; a valid id of the wrong kind for one type fails only that item.
  */
-export function assertValidSubject(subject: { kind: string; id: string }): void {
+export function assertValidSubject(subject: { kind: string; id: string }): Subject {
   const parsed = parseSubject(subject);
   if (!parsed.ok) throw problem('INVALID_SUBJECT_ID', parsed.reason);
+  return parsed.subject;
 }
 
 export async function runBatch(app: FastifyInstance, request: FastifyRequest, snapshot: RegistrySnapshot, body: BatchRequest) {

@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppError, ErrorCode, ProblemBody } from '../errors.js';
 import { problem, problemBody } from '../errors.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
-import { maskSubjectId, parseSubject } from '../subjects/index.js';
-import { fetchAll } from './batch.js';
+import { maskSubjectId } from '../subjects/index.js';
+import { assertValidSubject, fetchAll } from './batch.js';
 import type { FetchItem } from './flow.js';
 
 export interface CaseRequest {
@@ -46,8 +46,7 @@ export function reasonFor(error: AppError, sharing: string | undefined): ToSubmi
 export async function runCase(app: FastifyInstance, request: FastifyRequest, snapshot: RegistrySnapshot, body: CaseRequest) {
   const procedure = snapshot.procedures.get(body.procedure);
   if (!procedure) throw problem('UNKNOWN_PROCEDURE', `procedure ${body.procedure} is not registered`);
-  const parsed = parseSubject(body.applicant);
-  if (!parsed.ok) throw problem('INVALID_SUBJECT_ID', parsed.reason);
+  const applicant = assertValidSubject(body.applicant);
 
   const items: FetchItem[] = procedure.materials.map((type) => ({
     type,
@@ -68,7 +67,7 @@ export async function runCase(app: FastifyInstance, request: FastifyRequest, sna
   return {
     caseId: body.caseId,
     procedure: procedure.code,
-    applicant: { kind: parsed.subject.kind, id: maskSubjectId(parsed.subject) },
+    applicant: { kind: applicant.kind, id: maskSubjectId(applicant) },
     materials,
     fetched,
     toSubmit: materials.length - fetched,
