@@ -518,7 +518,8 @@ export interface paths {
         /**
          * Who accessed this person's or enterprise's data (data tracker)
          * @description The data accesses that concerned `subject` — lookups, batch items, verifications and case materials,
-         *     including denied and failed attempts — newest first, `limit` at a time (default 50, at most 500;
+         *     including denied and failed attempts, and the requests for the subject's consent and the decisions
+         *     on them (`consent.request`, `consent.decision`; see the `consents` tag) — newest first, `limit` at a time (default 50, at most 500;
          *     pass `nextCursor` back as `cursor`), optionally within `from` (inclusive) and `to` (exclusive), with
          *     department, type and procedure titles resolved for display. This is what a citizen portal shows a
          *     person: which department asked, when, for which purpose and case, and with what outcome. Officer
@@ -1465,7 +1466,7 @@ export interface components {
             outcome: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
             action: "lookup" | "batch.item" | "verification" | "case.material" | "consent.request" | "consent.decision";
-            /** @description Names of the fields released. */
+            /** @description Names of the fields released; for `consent.request` and `consent.decision`, the fields the consent covers (nothing was released). A decision's `consumer` is the portal's department; the asking department is in the request. */
             fields: string[];
         };
         SubjectAccessesResponse: {
