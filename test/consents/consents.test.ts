@@ -44,9 +44,9 @@ describe.each(DATABASE_KINDS)('consent and preview on %s', (kind) => {
         { grantId: 't-hf-income-check', consumer: 'housing-fund', type: TYPE, purposes: ['income-check'], fields: ALL_FIELDS, verifyOnly: false, expiresAt: null },
       ],
     });
-    [housing, civil, hr, portal, admin] = await Promise.all(
+    [housing, civil, hr, portal, admin] = (await Promise.all(
       ['housing-fund-window', 'civil-affairs-window', 'human-resources-window', 'citizen-portal', 'platform-admin'].map((c) => gw.token(c)),
-    );
+    )) as [string, string, string, string, string];
     const holders = gw.subjects.filter((s) => s.kind === 'person' && s.holds.includes(TYPE));
     person = holders[0]!.id;
     other = holders[1]!.id;
