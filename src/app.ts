@@ -20,6 +20,8 @@ import rateLimitPlugin from './plugins/rate-limit.js';
 import registryPlugin from './plugins/registry.js';
 import adminRoutes from './registry/admin-routes.js';
 import catalogRoutes from './registry/catalog-routes.js';
+import consentRoutes from './consents/routes.js';
+import consentsPlugin from './plugins/consents.js';
 import { loggerOptions } from './logging.js';
 
 export interface BuildOptions {
@@ -83,6 +85,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(adaptersPlugin);
   await app.register(rateLimitPlugin);
   await app.register(metricsPlugin);
+  await app.register(consentsPlugin);
   if (options.beforeRoutes) await options.beforeRoutes(app);
 
   await app.register(opsRoutes);
@@ -92,6 +95,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(auditRoutes);
   await app.register(catalogRoutes);
   await app.register(adminRoutes);
+  await app.register(consentRoutes);
   return app;
 }
 

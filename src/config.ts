@@ -33,6 +33,8 @@ export interface Config {
   providerBreakerFailures: number;
   providerBreakerHalfOpenMs: number;
   revocationCheckMs: number;
+  /** How long a consent request stays open for the subject's decision, and an approval for its use. */
+  consentTtlHours: number;
 }
 
 const schema = {
@@ -59,6 +61,7 @@ const schema = {
     PROVIDER_BREAKER_FAILURES: { type: 'integer', minimum: 1, default: 5 },
     PROVIDER_BREAKER_HALF_OPEN_MS: { type: 'integer', minimum: 100, default: 10000 },
     REVOCATION_CHECK_MS: { type: 'integer', minimum: 0, maximum: 5000, default: 2000 },
+    CONSENT_TTL_HOURS: { type: 'integer', minimum: 1, maximum: 8760, default: 168 },
   },
 } as const;
 
@@ -84,6 +87,7 @@ interface Env {
   PROVIDER_BREAKER_FAILURES: number;
   PROVIDER_BREAKER_HALF_OPEN_MS: number;
   REVOCATION_CHECK_MS: number;
+  CONSENT_TTL_HOURS: number;
 }
 
 /** Reads and validates the environment (or `data`, for tests); throws a readable error on bad values. */
@@ -117,6 +121,7 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     providerBreakerFailures: env.PROVIDER_BREAKER_FAILURES,
     providerBreakerHalfOpenMs: env.PROVIDER_BREAKER_HALF_OPEN_MS,
     revocationCheckMs: env.REVOCATION_CHECK_MS,
+    consentTtlHours: env.CONSENT_TTL_HOURS,
     ...overrides,
   };
   return Object.freeze(config);

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   NOT_GRANTED: { status: 403, title: 'No grant for this type' },
   PURPOSE_NOT_ALLOWED: { status: 403, title: 'Purpose not allowed by the grant' },
   FIELD_NOT_ALLOWED: { status: 403, title: 'Field not allowed by the grant' },
+  CONSENT_NOT_VALID: { status: 403, title: 'Consent not valid for this request' },
   UNKNOWN_TYPE: { status: 404, title: 'Unknown catalogue type' },
   UNKNOWN_PROCEDURE: { status: 404, title: 'Unknown procedure' },
   NOT_FOUND: { status: 404, title: 'Resource not found' },

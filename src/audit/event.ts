@@ -10,7 +10,10 @@ export type AuditAction =
   | 'admin.change'
   | 'audit.search'
   | 'audit.export'
-  | 'audit.subject-accesses';
+  | 'audit.subject-accesses'
+  | 'consent.request'
+  | 'consent.decision'
+  | 'consent.search';
 
 export type AuditOutcome = 'ok' | 'not_found' | 'denied' | 'error';
 

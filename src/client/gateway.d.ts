@@ -146,6 +146,19 @@ export interface paths {
          *     data. `subject` in the answer is masked. `proof` is a compact EdDSA JWS over `lookupId`, `type`,
          *     `provider`, the masked `subject`, `purpose`, `caseId`, `fetchedAt` and `digest` =
          *     base64url(SHA-256(RFC 8785 canonical JSON of `record`)); verify it with `/.well-known/jwks.json`.
+         *
+         *     **Consent** (a type with `consent: required`, see the `consents` tag): once the policy above allows
+         *     the request, a lookup **without** `consentId` releases nothing and asks the provider nothing: it
+         *     answers `202` with a pending consent request (`consentId`, `expiresAt`) that the subject sees in the
+         *     citizen portal, and writes one audit event (`consent.request`). A request the policy refuses is
+         *     refused, never turned into a consent request. Poll `GET /v1/consents/{consentId}`; once it is
+         *     `approved`, repeat the same lookup (same subject, type, purpose, caseId and fields) with `consentId`:
+         *     it answers `200` **once** — the answer and its proof carry `consentId` — and the consent becomes
+         *     `used`. An unknown, pending, denied, expired or used consent, or one requested by another department
+         *     or for another subject, type, purpose, case or set of fields, answers `403 CONSENT_NOT_VALID`, as
+         *     does a `consentId` sent for a type that needs no consent. Of concurrent repeats exactly one gets the
+         *     record. The consent is used only when the provider has answered, so a provider failure does not use
+         *     it up.
          */
         post: operations["createLookup"];
         delete?: never;
@@ -173,6 +186,12 @@ export interface paths {
          *     `PURPOSE_NOT_ALLOWED`, `FIELD_NOT_ALLOWED`, `UNKNOWN_TYPE`, `RECORD_NOT_FOUND`, `INVALID_SUBJECT_ID`
          *     when the subject's kind does not fit that type, `PROVIDER_*`). Each item is its own audit event
          *     (`batch.item`).
+         *
+         *     An item of a type with `consent: required` sent without `consentId` is answered `status: pending`
+         *     with the `consentId` of a new consent request and its `expiresAt` (nothing is released; its audit
+         *     event is `consent.request`); with the `consentId` of an approved consent for exactly this request
+         *     it is released like a lookup (`status: ok`, with `consentId`), and with any other consent it is
+         *     `status: error` with `403 CONSENT_NOT_VALID`.
          *
          *     Request-level failures answer the whole call: `400`, `401`, `403 FORBIDDEN` (role), `422` when the
          *     subject id itself is invalid, `429`, and `503 AUDIT_UNAVAILABLE` when the audit events cannot be
@@ -280,6 +299,90 @@ export interface paths {
          *     `400`/`401`/`403 FORBIDDEN`/`429`. Role: `consumer`.
          */
         post: operations["createCase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/consents/{consentId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Consent request id (a UUID) as answered by `POST /v1/lookups` with `202`.
+                 * @example 5d0c7b1e-2a4f-4c8e-9b13-6f7a8e9d0c21
+                 */
+                consentId: components["parameters"]["ConsentId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Poll a consent request the caller's department made
+         * @description The state of a consent request made by a lookup, batch item or case material of a `consent: required`
+         *     type: `pending` (the subject has not decided), `approved` (repeat the lookup with `consentId`),
+         *     `denied`, `expired` (nobody decided, or nobody used the approval, within `CONSENT_TTL_HOURS` of the
+         *     request — computed when read) or `used` (the record was released once). A request made by another
+         *     department, or an unknown id, answers `404 NOT_FOUND`. Role: `consumer`.
+         */
+        get: operations["getConsent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/consents/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * List a person's consent requests (citizen portal)
+         * @description The consent requests for `subject` (matched by its keyed HMAC; the raw id is never stored), newest
+         *     first, at most 200: each as `GET /v1/consents/{consentId}` shows it, plus the asking `department`
+         *     (code and names), the type's and the procedure's titles — what the person needs to decide: who asks,
+         *     which fields, for which procedure and case. The portal calls it for a person it has authenticated.
+         *     Every call is an audit event (`consent.search`). Role: `portal`.
+         */
+        post: operations["searchPortalConsents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/consents/{consentId}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Consent request id (a UUID) as answered by `POST /v1/lookups` with `202`.
+                 * @example 5d0c7b1e-2a4f-4c8e-9b13-6f7a8e9d0c21
+                 */
+                consentId: components["parameters"]["ConsentId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve or deny a consent request (citizen portal)
+         * @description Records the person's decision on a `pending` request and answers the request as the portal lists it.
+         *     A request decided already, or expired, answers `409 CONFLICT` (of two concurrent decisions exactly one
+         *     wins). A request that does not exist **or is for another subject** answers `404 NOT_FOUND`: whether
+         *     someone else's request exists is not revealed. Each decision and each refusal is an audit event
+         *     (`consent.decision`, with the subject, so the person's data tracker shows it). Role: `portal`.
+         */
+        post: operations["decidePortalConsent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -415,7 +518,8 @@ export interface paths {
         /**
          * Who accessed this person's or enterprise's data (data tracker)
          * @description The data accesses that concerned `subject` — lookups, batch items, verifications and case materials,
-         *     including denied and failed attempts — newest first, `limit` at a time (default 50, at most 500;
+         *     including denied and failed attempts, and the requests for the subject's consent and the decisions
+         *     on them (`consent.request`, `consent.decision`; see the `consents` tag) — newest first, `limit` at a time (default 50, at most 500;
          *     pass `nextCursor` back as `cursor`), optionally within `from` (inclusive) and `to` (exclusive), with
          *     department, type and procedure titles resolved for display. This is what a citizen portal shows a
          *     person: which department asked, when, for which purpose and case, and with what outcome. Officer
@@ -826,7 +930,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_GRANTED" | "PURPOSE_NOT_ALLOWED" | "FIELD_NOT_ALLOWED" | "UNKNOWN_TYPE" | "UNKNOWN_PROCEDURE" | "NOT_FOUND" | "RECORD_NOT_FOUND" | "CONFLICT" | "INVALID_SUBJECT_ID" | "RATE_LIMITED" | "INTERNAL_ERROR" | "PROVIDER_ERROR" | "PROVIDER_BAD_RESPONSE" | "PROVIDER_UNAVAILABLE" | "AUDIT_UNAVAILABLE" | "NOT_READY" | "PROVIDER_TIMEOUT";
+            code: "VALIDATION_FAILED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_GRANTED" | "PURPOSE_NOT_ALLOWED" | "FIELD_NOT_ALLOWED" | "CONSENT_NOT_VALID" | "UNKNOWN_TYPE" | "UNKNOWN_PROCEDURE" | "NOT_FOUND" | "RECORD_NOT_FOUND" | "CONFLICT" | "INVALID_SUBJECT_ID" | "RATE_LIMITED" | "INTERNAL_ERROR" | "PROVIDER_ERROR" | "PROVIDER_BAD_RESPONSE" | "PROVIDER_UNAVAILABLE" | "AUDIT_UNAVAILABLE" | "NOT_READY" | "PROVIDER_TIMEOUT";
             requestId: string;
         };
         /**
@@ -912,6 +1016,7 @@ export interface components {
             subjectKind: "person" | "enterprise";
             /** @enum {string} */
             sharing: "unconditional" | "conditional" | "none";
+            consent: components["schemas"]["ConsentRule"];
             fields: components["schemas"]["FieldDef"][];
             /** @description The caller department's grant, or `null`. */
             grant: components["schemas"]["GrantView"] | null;
@@ -930,6 +1035,7 @@ export interface components {
             subjectKind: "person" | "enterprise";
             /** @enum {string} */
             sharing: "unconditional" | "conditional" | "none";
+            consent: components["schemas"]["ConsentRule"];
             fields: components["schemas"]["FieldDef"][];
             grant: components["schemas"]["GrantView"] | null;
             /** @description JSON Schema of a record of this type. */
@@ -949,6 +1055,7 @@ export interface components {
             officer?: string;
             /** @description Exactly the fields wanted; each must be allowed (`403 FIELD_NOT_ALLOWED` otherwise). Omit for every allowed field. */
             fields?: string[];
+            consentId?: components["schemas"]["ConsentIdValue"];
         };
         LookupResponse: {
             /**
@@ -967,10 +1074,78 @@ export interface components {
             fetchedAt: string;
             /** @description Compact JWS (EdDSA) over lookupId, type, provider, masked subject, purpose, caseId, fetchedAt and the record digest. See the introduction. */
             proof: string;
+            /**
+             * Format: uuid
+             * @description Present when the record was released under the subject's consent; the proof names it too.
+             */
+            consentId?: string;
+        };
+        /**
+         * @description `required`: records of this type are released only after the subject approved the request (see the `consents` tag).
+         * @enum {string}
+         */
+        ConsentRule: "none" | "required";
+        /** @description The id of an approved consent of the subject for exactly this request (a `consent: required` type). */
+        ConsentIdValue: string;
+        /** @description A consent request was recorded; nothing was released. Poll `GET /v1/consents/{consentId}`. */
+        ConsentPending: {
+            /** Format: uuid */
+            consentId: string;
+            /** @constant */
+            status: "pending";
+            /**
+             * Format: date-time
+             * @description When the request lapses unless decided (and an approval unless used); `CONSENT_TTL_HOURS` after the request.
+             */
+            expiresAt: string;
+        };
+        /** @description A consent request as the asking department sees it. */
+        Consent: {
+            /** Format: uuid */
+            consentId: string;
+            /** @enum {string} */
+            status: "pending" | "approved" | "denied" | "expired" | "used";
+            type: string;
+            /** @description The fields the request covers (as the grant resolved them); a use of the consent releases exactly these. */
+            fields: string[];
+            purpose: string;
+            caseId: string;
+            /** Format: date-time */
+            requestedAt: string;
+            /**
+             * Format: date-time
+             * @description When the subject approved or denied it; absent while undecided.
+             */
+            decidedAt?: string;
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        /** @description A consent request as the citizen portal shows it to the person. */
+        PortalConsent: components["schemas"]["Consent"] & {
+            /** @description The asking department; `name` is `null` if it is no longer registered. */
+            department: {
+                code: string;
+                name: components["schemas"]["DepartmentName"] | null;
+            };
+            typeTitle: string | null;
+            /** @description Title of the procedure named by `purpose`. */
+            procedureTitle: string | null;
+        };
+        PortalConsentList: {
+            consents: components["schemas"]["PortalConsent"][];
+        };
+        PortalConsentSearchRequest: {
+            subject: components["schemas"]["SubjectInput"];
+        };
+        ConsentDecisionRequest: {
+            subject: components["schemas"]["SubjectInput"];
+            /** @enum {string} */
+            decision: "approve" | "deny";
         };
         BatchItem: {
             type: string;
             fields?: string[];
+            consentId?: components["schemas"]["ConsentIdValue"];
         };
         BatchRequest: {
             subject: components["schemas"]["SubjectInput"];
@@ -989,6 +1164,21 @@ export interface components {
                 [key: string]: unknown;
             };
             proof: string;
+            /**
+             * Format: uuid
+             * @description Present when the record was released under the subject's consent.
+             */
+            consentId?: string;
+        };
+        /** @description The item's type needs the subject's consent; a consent request was recorded and nothing released. */
+        BatchItemPending: {
+            type: string;
+            /** @constant */
+            status: "pending";
+            /** Format: uuid */
+            consentId: string;
+            /** Format: date-time */
+            expiresAt: string;
         };
         BatchItemError: {
             type: string;
@@ -997,7 +1187,7 @@ export interface components {
             error: components["schemas"]["Problem"];
         };
         /** @description The outcome of one batch item; `status` tells which. */
-        BatchItemResult: components["schemas"]["BatchItemOk"] | components["schemas"]["BatchItemError"];
+        BatchItemResult: components["schemas"]["BatchItemOk"] | components["schemas"]["BatchItemError"] | components["schemas"]["BatchItemPending"];
         BatchResponse: {
             caseId: string;
             results: components["schemas"]["BatchItemResult"][];
@@ -1069,12 +1259,21 @@ export interface components {
              *     * `provider_failed` — the provider failed (`PROVIDER_ERROR`, `PROVIDER_BAD_RESPONSE`,
              *       `PROVIDER_UNAVAILABLE`, `PROVIDER_TIMEOUT`);
              *     * `not_shared` — the type has `sharing: none` or is no longer in the catalogue;
-             *     * `invalid_subject` — the applicant's kind does not fit the type (`INVALID_SUBJECT_ID`).
+             *     * `invalid_subject` — the applicant's kind does not fit the type (`INVALID_SUBJECT_ID`);
+             *     * `awaiting_consent` — the type needs the applicant's consent: a consent request was recorded
+             *       (`consentId`); once the applicant approved it in the portal, fetch it with `POST /v1/lookups`
+             *       (purpose = the procedure, the same caseId, and `consentId`). Its `case.material` audit event
+             *       has outcome `denied` and `detail: {reason: awaiting_consent, consentId}`.
              * @enum {string}
              */
-            reason: "not_held" | "not_granted" | "provider_failed" | "not_shared" | "invalid_subject";
+            reason: "not_held" | "not_granted" | "provider_failed" | "not_shared" | "invalid_subject" | "awaiting_consent";
             detail: string;
             error?: components["schemas"]["Problem"];
+            /**
+             * Format: uuid
+             * @description With `reason: awaiting_consent`: the consent request made for this material.
+             */
+            consentId?: string;
         };
         /** @description One material of a case; `status` tells which. */
         CaseMaterial: components["schemas"]["CaseMaterialFetched"] | components["schemas"]["CaseMaterialToSubmit"];
@@ -1100,7 +1299,7 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search";
             /** Format: date-time */
             from?: string;
             /** Format: date-time */
@@ -1118,7 +1317,7 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search";
             /** Format: date-time */
             from?: string;
             /** Format: date-time */
@@ -1140,7 +1339,7 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search";
             /** Format: date-time */
             from?: string;
             /** Format: date-time */
@@ -1176,7 +1375,7 @@ export interface components {
             clientId: string | null;
             officer: string | null;
             /** @enum {string} */
-            action: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses";
+            action: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search";
             type: string | null;
             provider: string | null;
             /**
@@ -1266,8 +1465,8 @@ export interface components {
             /** @enum {string} */
             outcome: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action: "lookup" | "batch.item" | "verification" | "case.material";
-            /** @description Names of the fields released. */
+            action: "lookup" | "batch.item" | "verification" | "case.material" | "consent.request" | "consent.decision";
+            /** @description Names of the fields released; for `consent.request` and `consent.decision`, the fields the consent covers (nothing was released). A decision's `consumer` is the portal's department; the asking department is in the request. */
             fields: string[];
         };
         SubjectAccessesResponse: {
@@ -1320,6 +1519,11 @@ export interface components {
             subjectKind: "person" | "enterprise";
             /** @enum {string} */
             sharing: "unconditional" | "conditional" | "none";
+            /**
+             * @description Default `none`. `required` releases records only after the subject approved each request.
+             * @default none
+             */
+            consent: components["schemas"]["ConsentRule"];
             fields: components["schemas"]["FieldDef"][];
             /** @description JSON Schema of a record (for `kind: record`, of `{rows: [...]}`). */
             schema: {
@@ -1337,6 +1541,7 @@ export interface components {
             subjectKind: "person" | "enterprise";
             /** @enum {string} */
             sharing: "unconditional" | "conditional" | "none";
+            consent: components["schemas"]["ConsentRule"];
             fields: components["schemas"]["FieldDef"][];
             schema: {
                 [key: string]: unknown;
@@ -1421,6 +1626,9 @@ export interface components {
          *     * `PURPOSE_NOT_ALLOWED` — `purpose` is not among the grant's purposes.
          *     * `FIELD_NOT_ALLOWED` — a requested field (or a verification's `claim.field`) is outside what the
          *       caller may see. Fields are never silently trimmed.
+         *     * `CONSENT_NOT_VALID` — the `consentId` is unknown, pending, denied, expired or used, or was given for
+         *       another request (another department, subject, type, purpose, case or set of fields); a `consentId`
+         *       for a type that needs no consent; a verification of a type that needs consent.
          */
         Forbidden: {
             headers: {
@@ -1434,7 +1642,8 @@ export interface components {
          * @description * `UNKNOWN_TYPE` — the type is not in the catalogue.
          *     * `UNKNOWN_PROCEDURE` — the procedure is not registered.
          *     * `RECORD_NOT_FOUND` — the provider holds nothing for this subject.
-         *     * `NOT_FOUND` — an admin resource (department, client, type, grant) does not exist.
+         *     * `NOT_FOUND` — an admin resource (department, client, type, grant) does not exist, or a consent request
+         *       does not exist for the caller (another department's, or — in the portal — another subject's).
          */
         NotFound: {
             headers: {
@@ -1446,7 +1655,8 @@ export interface components {
         };
         /**
          * @description `CONFLICT` — the change contradicts the registry's current state: it refers to a department, type,
-         *     procedure or field that is not registered.
+         *     procedure or field that is not registered; or a consent request is no longer pending (decided
+         *     already, or expired).
          */
         Conflict: {
             headers: {
@@ -1542,6 +1752,11 @@ export interface components {
          * @example hpf-window-01
          */
         ClientId: string;
+        /**
+         * @description Consent request id (a UUID) as answered by `POST /v1/lookups` with `202`.
+         * @example 5d0c7b1e-2a4f-4c8e-9b13-6f7a8e9d0c21
+         */
+        ConsentId: string;
     };
     requestBodies: never;
     headers: {
@@ -1682,6 +1897,18 @@ export interface operations {
                     "application/json": components["schemas"]["LookupResponse"];
                 };
             };
+            /**
+             * @description The type needs the subject's consent and no `consentId` was sent: a consent request was recorded
+             *     (audit event `consent.request`) and **nothing was released**; the provider was not asked.
+             */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentPending"];
+                };
+            };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
@@ -1805,6 +2032,105 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Consent request id (a UUID) as answered by `POST /v1/lookups` with `202`.
+                 * @example 5d0c7b1e-2a4f-4c8e-9b13-6f7a8e9d0c21
+                 */
+                consentId: components["parameters"]["ConsentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consent request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Consent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    searchPortalConsents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PortalConsentSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description The person's consent requests. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalConsentList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    decidePortalConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Consent request id (a UUID) as answered by `POST /v1/lookups` with `202`.
+                 * @example 5d0c7b1e-2a4f-4c8e-9b13-6f7a8e9d0c21
+                 */
+                consentId: components["parameters"]["ConsentId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsentDecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description The decided request. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalConsent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];

@@ -31,6 +31,8 @@ export interface CatalogTypesTable {
   provider: string;
   subject_kind: string;
   sharing: string;
+  /** 'none' | 'required' (migration 0007). */
+  consent: ColumnType<string, string | undefined, string>;
   fields: Json<{ name: string; title: string; sensitive: boolean }[]>;
   schema: Json<Record<string, unknown>>;
   adapter: Json<Record<string, unknown>>;
@@ -109,6 +111,26 @@ export interface AuditChainHeadTable {
   anchor_hash: string;
 }
 
+/** A request for the data subject's consent (migration 0007); `expired` is computed from `expires_at` when read. */
+export interface ConsentsTable {
+  consent_id: string;
+  consumer: string;
+  client_id: string;
+  type: string;
+  fields: Json<string[]>;
+  purpose: string;
+  case_id: string;
+  officer: string | null;
+  subject_kind: string;
+  subject_hmac: string;
+  subject_masked: string;
+  status: ColumnType<'pending' | 'approved' | 'denied' | 'used', 'pending' | undefined, 'approved' | 'denied' | 'used'>;
+  requested_at: Timestamp;
+  expires_at: Timestamp;
+  decided_at: Timestamp | null;
+  used_at: Timestamp | null;
+}
+
 export interface Database {
   departments: DepartmentsTable;
   clients: ClientsTable;
@@ -119,4 +141,5 @@ export interface Database {
   gateway_secrets: GatewaySecretsTable;
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
+  consents: ConsentsTable;
 }

@@ -1,5 +1,5 @@
 /**
- * The demo catalogue (资源目录): eight types held by the demo departments.
+ * The demo catalogue (资源目录): nine types held by the demo departments.
  * Each field is declared once, with its JSON Schema, so the catalogue's `fields` and the
  * record schema cannot drift apart. Schemas use only keywords that mean the same in draft-07
  * and 2020-12, and no `format`: a gateway Ajv compiled without ajv-formats would refuse it.
@@ -143,6 +143,23 @@ export const DEMO_TYPES: readonly DemoTypeDef[] = [
     [
       { name: 'hasRecord', title: '有无犯罪记录', schema: { type: 'boolean' } },
       { name: 'checkedAt', title: '查询日期', schema: date },
+    ],
+  ),
+  // What a person earns, month by month: released only with the person's consent (issue 15).
+  rowRecord(
+    {
+      type: 'income-tax-record',
+      title: '个人所得税纳税记录',
+      provider: 'taxation',
+      subjectKind: 'person',
+      sharing: 'conditional',
+      consent: 'required',
+    },
+    [
+      { name: 'month', title: '所属月份', schema: month },
+      { name: 'withholdingAgent', title: '扣缴义务人', schema: text },
+      { name: 'income', title: '收入额（元）', sensitive: true, schema: amount },
+      { name: 'taxPaid', title: '已缴税额（元）', schema: amount },
     ],
   ),
 ];

@@ -103,6 +103,8 @@ export const DEMO_GRANTS: readonly Grant[] = [
   grant('market-regulation', 'tax-clearance', ['enterprise-establishment'], ['certificateNumber', 'taxpayerName', 'clear', 'period', 'issuedAt']),
   grant('taxation', 'marriage-registration', ['special-additional-deduction'], ['status'], { verifyOnly: true }),
   grant('taxation', 'real-estate-title', ['special-additional-deduction'], ['certificateNumber', 'area', 'usage', 'registeredAt']),
+  // Income decides how much may be withdrawn; the tax record is released only with the person's consent.
+  grant('housing-fund', 'income-tax-record', ['housing-fund-withdrawal'], ['month', 'withholdingAgent', 'income', 'taxPaid']),
 ];
 
 const PEOPLE_SEED = 0x0e7121;

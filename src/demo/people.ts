@@ -60,6 +60,25 @@ function contributionRows(random: Random, count: number): DemoRecord[] {
   });
 }
 
+/** Monthly brackets of the individual income tax on wages (rate, quick deduction), above the 5,000 yuan allowance. */
+const TAX_BRACKETS: readonly [number, number, number][] = [
+  [3_000, 0.03, 0],
+  [12_000, 0.1, 210],
+  [25_000, 0.2, 1_410],
+  [35_000, 0.25, 2_660],
+  [55_000, 0.3, 4_410],
+  [80_000, 0.35, 7_160],
+  [Infinity, 0.45, 15_160],
+];
+
+/** A month's wage (the contribution base) and the tax withheld on it after social insurance. */
+function incomeTaxRow(row: DemoRecord): DemoRecord {
+  const income = Number(row.base);
+  const taxable = Math.max(0, income - 5_000 - Number(row.pension) - Number(row.medical));
+  const [, rate, deduction] = TAX_BRACKETS.find(([upTo]) => taxable <= upTo) ?? [0, 0, 0];
+  return { month: row.month, withholdingAgent: row.employer, income, taxPaid: round2(Math.max(0, taxable * rate - deduction)) };
+}
+
 function degreeRecord(random: Random, birthDate: string, wanted: Degree): DemoRecord | undefined {
   // Someone too young for the degree drawn gets the one their age allows.
   const order: Degree[] = ['doctor', 'master', 'bachelor'];
@@ -151,6 +170,9 @@ function makePerson(random: Random, index: number, usedNames: Set<string>, usedI
     if (degree !== undefined) records.set('degree-certificate', degree);
   }
   records.set('criminal-record', { hasRecord: index === CONVICTED_INDEX, checkedAt: DEMO_REFERENCE_DATE });
+  // Derived from the contributions, with no draw from \`random\`: every other record stays as it was.
+  const contributions = records.get('social-insurance-contributions');
+  if (contributions) records.set('income-tax-record', { rows: (contributions.rows as DemoRecord[]).map(incomeTaxRow) });
 
   return { subject: { kind: 'person', id, name, holds: [...records.keys()] }, records };
 }

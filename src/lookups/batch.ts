@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ConsentPending } from '../consents/gate.js';
 import type { AppError, ProblemBody } from '../errors.js';
 import { problem, problemBody } from '../errors.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
@@ -10,15 +11,16 @@ export interface BatchRequest {
   purpose: string;
   caseId: string;
   officer?: string;
-  items: Array<{ type: string; fields?: string[] }>;
+  items: Array<{ type: string; fields?: string[]; consentId?: string }>;
 }
 
 export type BatchResult =
-  | { type: string; status: 'ok'; lookupId: string; record: Record<string, unknown>; proof: string }
-  | { type: string; status: 'error'; error: ProblemBody };
+  | { type: string; status: 'ok'; lookupId: string; record: Record<string, unknown>; proof: string; consentId?: string }
+  | { type: string; status: 'error'; error: ProblemBody }
+  | { type: string; status: 'pending'; consentId: string; expiresAt: string };
 
 /** Each item settled on its own: the record, or the AppError a single lookup would have answered. */
-export type Settled = { ok: true; fetched: Fetched } | { ok: false; error: AppError };
+export type Settled = { ok: true; fetched: Fetched } | { ok: false; error: AppError } | { ok: false; pending: ConsentPending };
 
 /**
  * Fetches every item in parallel, each through the full audited flow. Never rejects for one
@@ -36,12 +38,12 @@ export async function fetchAll(
     items.map((item) =>
       fetchOne(app, request, snapshot, item, action).then(
         (fetched): Settled => ({ ok: true, fetched }),
-        // fetchOne always rejects with an AppError (it converts whatever it caught).
-        (error: AppError): Settled => ({ ok: false, error }),
+        // fetchOne rejects with an AppError (it converts whatever it caught), or asks for consent.
+        (error: AppError | ConsentPending): Settled => (error instanceof ConsentPending ? { ok: false, pending: error } : { ok: false, error }),
       ),
     ),
   );
-  const auditDown = settled.find((s): s is Extract<Settled, { ok: false }> => !s.ok && s.error.code === 'AUDIT_UNAVAILABLE');
+  const auditDown = settled.find((s): s is Extract<Settled, { error: AppError }> => !s.ok && 'error' in s && s.error.code === 'AUDIT_UNAVAILABLE');
   if (auditDown) throw auditDown.error;
   return settled;
 }
@@ -65,12 +67,17 @@ export async function runBatch(app: FastifyInstance, request: FastifyRequest, sn
     caseId: body.caseId,
     officer: body.officer,
     fields: i.fields,
+    consentId: i.consentId,
   }));
   const settled = await fetchAll(app, request, snapshot, items, 'batch.item');
   const requestId = String(request.id);
   const results = settled.map((s, k): BatchResult => {
     const type = body.items[k]!.type;
-    if (s.ok) return { type, status: 'ok', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof };
+    if (s.ok) {
+      const ok: BatchResult = { type, status: 'ok', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof };
+      return s.fetched.consentId ? { ...ok, consentId: s.fetched.consentId } : ok;
+    }
+    if ('pending' in s) return { type, status: 'pending', consentId: s.pending.consentId, expiresAt: s.pending.expiresAt };
     return { type, status: 'error', error: problemBody(s.error, requestId) };
   });
   return { caseId: body.caseId, results };

@@ -14,11 +14,12 @@ export interface CaseRequest {
 }
 
 /** Why the applicant still has to bring a material (gateway.yaml CaseMaterialToSubmit). */
-export type ToSubmitReason = 'not_held' | 'not_granted' | 'provider_failed' | 'not_shared' | 'invalid_subject';
+export type ToSubmitReason = 'not_held' | 'not_granted' | 'provider_failed' | 'not_shared' | 'invalid_subject' | 'awaiting_consent';
 
 export type CaseMaterial =
   | { type: string; status: 'fetched'; lookupId: string; record: Record<string, unknown>; proof: string }
-  | { type: string; status: 'to_submit'; reason: ToSubmitReason; detail: string; error: ProblemBody };
+  | { type: string; status: 'to_submit'; reason: ToSubmitReason; detail: string; error: ProblemBody }
+  | { type: string; status: 'to_submit'; reason: 'awaiting_consent'; detail: string; consentId: string };
 
 const REASON_BY_CODE: Partial<Record<ErrorCode, ToSubmitReason>> = {
   RECORD_NOT_FOUND: 'not_held',
@@ -60,6 +61,11 @@ export async function runCase(app: FastifyInstance, request: FastifyRequest, sna
   const materials = settled.map((s, k): CaseMaterial => {
     const type = procedure.materials[k]!;
     if (s.ok) return { type, status: 'fetched', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof };
+    // A consent was requested: the material waits for the applicant's decision in the portal.
+    if ('pending' in s) {
+      const detail = `awaiting the applicant's consent until ${s.pending.expiresAt}`;
+      return { type, status: 'to_submit', reason: 'awaiting_consent', detail, consentId: s.pending.consentId };
+    }
     const reason = reasonFor(s.error, snapshot.types.get(type)?.sharing);
     return { type, status: 'to_submit', reason, detail: s.error.message, error: problemBody(s.error, requestId) };
   });

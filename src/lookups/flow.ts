@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditAction, AuditOutcome } from '../audit/event.js';
+import { ConsentPending, consentGate, useConsent } from '../consents/gate.js';
 import type { AppError } from '../errors.js';
 import { problem } from '../errors.js';
 import { toAppError } from '../plugins/errors.js';
@@ -19,6 +20,8 @@ export interface FetchItem {
   caseId: string;
   officer?: string | undefined;
   fields?: string[] | undefined;
+  /** An approved consent to release a consent-required type under (issue 15). */
+  consentId?: string | undefined;
 }
 
 export interface Fetched {
@@ -29,6 +32,8 @@ export interface Fetched {
   record: Record<string, unknown>;
   fetchedAt: string;
   proof: string;
+  /** The consent the record was released under, for a consent-required type. */
+  consentId?: string;
 }
 
 /** What one audited item knows so far; its failure event is written from it. */
@@ -52,6 +57,8 @@ export interface Resolved {
   /** The provider's record, valid against the type's schema and holding every field asked for. */
   record: Record<string, unknown>;
   answeredAt: string;
+  /** The consent this release uses up (already marked used). */
+  consentId?: string;
 }
 
 function outcomeOf(err: AppError): AuditOutcome {
@@ -75,6 +82,8 @@ export async function auditedItem<T>(
   try {
     return await run(ctx);
   } catch (err) {
+    // A request for consent is not a failure: its event is written, the caller answers it.
+    if (err instanceof ConsentPending) throw err;
     const appError = toAppError(err as Error);
     // An audit failure is already the answer; anything else is recorded as this item's outcome.
     if (appError.code !== 'AUDIT_UNAVAILABLE') {
@@ -133,6 +142,17 @@ export async function resolveAndCall(
   });
   if (!decision.allowed) throw problem(decision.code, decision.detail);
   beforeCall?.(type);
+  const consent = await consentGate(app, request, {
+    eventId: ctx.lookupId,
+    action: mode === 'verify' ? 'verification' : ctx.action === 'batch.item' || ctx.action === 'case.material' ? ctx.action : 'lookup',
+    type,
+    subject: parsed.subject,
+    purpose: item.purpose,
+    caseId: item.caseId,
+    officer: item.officer ?? null,
+    fields: decision.fields,
+    consentId: item.consentId,
+  });
 
   const { adapter, timeoutMs } = app.adapters.resolve(type.adapter);
   const answer = await adapter.call(
@@ -150,7 +170,13 @@ export async function resolveAndCall(
     throw problem('PROVIDER_BAD_RESPONSE', `${type.provider} left out ${missing.join(', ')} of ${type.type}`);
   }
   const maskedSubject = { kind: parsed.subject.kind, id: maskSubjectId(parsed.subject) };
-  return { type, subject: parsed.subject, maskedSubject, fields: decision.fields, record: answer.record, answeredAt };
+  const resolved: Resolved = { type, subject: parsed.subject, maskedSubject, fields: decision.fields, record: answer.record, answeredAt };
+  if (consent) {
+    await useConsent(app, consent);
+    resolved.consentId = consent.consentId;
+    ctx.detail = { ...ctx.detail, consentId: consent.consentId };
+  }
+  return resolved;
 }
 
 /**
@@ -180,8 +206,11 @@ export async function fetchOne(
       caseId: item.caseId,
       fetchedAt,
       digest,
+      ...(resolved.consentId ? { consentId: resolved.consentId } : {}),
     });
-    return { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, record, fetchedAt, proof };
+    const fetched: Fetched = { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, record, fetchedAt, proof };
+    if (resolved.consentId) fetched.consentId = resolved.consentId;
+    return fetched;
   });
 }
 

@@ -21,6 +21,8 @@ export interface ProofClaims {
   digest: string;
   claim?: unknown;
   result?: boolean;
+  /** The subject's consent the record was released under (consent-required types). */
+  consentId?: string;
 }
 
 /**

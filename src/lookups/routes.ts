@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { ConsentPending } from '../consents/gate.js';
 import { problems, ref } from '../openapi.js';
 import { runBatch, type BatchRequest } from './batch.js';
 import { runCase, type CaseRequest } from './cases.js';
@@ -16,12 +17,18 @@ export default async function lookupRoutes(app: FastifyInstance) {
       config: { auditAction: 'lookup' },
       schema: {
         body: ref('LookupRequest'),
-        response: { 200: ref('LookupResponse'), ...problems(400, 401, 403, 404, 422, 429, 502, 503, 504) },
+        response: { 200: ref('LookupResponse'), 202: ref('ConsentPending'), ...problems(400, 401, 403, 404, 422, 429, 502, 503, 504) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const snapshot = await app.registry.get();
-      return fetchOne(app, request, snapshot, request.body, 'lookup');
+      try {
+        return await fetchOne(app, request, snapshot, request.body, 'lookup');
+      } catch (err) {
+        // A consent-required type: nothing released until the subject approves (issue 15).
+        if (err instanceof ConsentPending) return reply.code(202).send({ consentId: err.consentId, status: err.status, expiresAt: err.expiresAt });
+        throw err;
+      }
     },
   );
 

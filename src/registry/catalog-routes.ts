@@ -35,7 +35,8 @@ export function grantView(type: TypeDef, grants: readonly Grant[], now: Date): G
 
 function entry(snapshot: RegistrySnapshot, type: TypeDef, dept: string, now: Date) {
   const { type: code, kind, title, provider, subjectKind, sharing, fields } = type;
-  return { type: code, kind, title, provider, subjectKind, sharing, fields, grant: grantView(type, snapshot.grantsFor(dept, code), now) };
+  const consent = type.consent ?? 'none';
+  return { type: code, kind, title, provider, subjectKind, sharing, consent, fields, grant: grantView(type, snapshot.grantsFor(dept, code), now) };
 }
 
 /** The resource catalogue (资源目录) as a consumer department sees it. */

@@ -3,6 +3,8 @@
 export type SubjectKind = 'person' | 'enterprise';
 export type Sharing = 'unconditional' | 'conditional' | 'none';
 export type TypeKind = 'certificate' | 'record';
+/** Whether a type's data is released only after the subject approved the request (issue 15). */
+export type ConsentRule = 'none' | 'required';
 export type Role = 'consumer' | 'auditor' | 'portal' | 'admin';
 export const ROLES: readonly Role[] = ['consumer', 'auditor', 'portal', 'admin'];
 
@@ -30,6 +32,8 @@ export interface TypeDef {
   provider: string;
   subjectKind: SubjectKind;
   sharing: Sharing;
+  /** Absent means 'none'; the registry always reads it back set. */
+  consent?: ConsentRule;
   fields: FieldDef[];
   /** JSON Schema of the record (for `record` kind: of the whole `{rows: [...]}` object). */
   schema: Record<string, unknown>;

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Database, DB } from '../db/index.js';
-import type { AdapterConfig, Client, Department, FieldDef, Grant, Procedure, Role, SubjectKind, Sharing, TypeDef, TypeKind } from './model.js';
+import type { AdapterConfig, Client, ConsentRule, Department, FieldDef, Grant, Procedure, Role, SubjectKind, Sharing, TypeDef, TypeKind } from './model.js';
 
 /** Registry rows → model objects, and the writes the admin API and the demo seed make. */
 
@@ -37,6 +37,7 @@ const toType = (r: Row<'catalog_types'>): Stamped<TypeDef> => ({
   provider: r.provider,
   subjectKind: r.subject_kind as SubjectKind,
   sharing: r.sharing as Sharing,
+  consent: r.consent as ConsentRule,
   fields: r.fields as FieldDef[],
   schema: r.schema,
   adapter: r.adapter as unknown as AdapterConfig,
@@ -61,6 +62,7 @@ export async function upsertType(db: DB, t: TypeDef): Promise<void> {
     provider: t.provider,
     subject_kind: t.subjectKind,
     sharing: t.sharing,
+    consent: t.consent ?? 'none',
     fields: json(t.fields),
     schema: json(t.schema),
     adapter: json(t.adapter),

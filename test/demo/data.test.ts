@@ -43,8 +43,12 @@ describe('demo catalogue', () => {
     }
     expect(DEMO_TYPES.map((t) => t.type)).toEqual([
       'household-registration', 'marriage-registration', 'business-licence', 'social-insurance-contributions',
-      'real-estate-title', 'tax-clearance', 'degree-certificate', 'criminal-record',
+      'real-estate-title', 'tax-clearance', 'degree-certificate', 'criminal-record', 'income-tax-record',
     ]);
+    // One type is sensitive enough to need the person's consent (issue 15), and one grant serves it.
+    const consentTypes = DEMO_TYPES.filter((t) => t.consent === 'required').map((t) => t.type);
+    expect(consentTypes).toEqual(['income-tax-record']);
+    expect(DEMO_GRANTS.some((g) => g.type === 'income-tax-record')).toBe(true);
     for (const type of DEMO_TYPES) {
       expect(type.type).toMatch(/^[a-z]+(-[a-z]+)*$/);
       expect(departmentCodes.has(type.provider)).toBe(true);
