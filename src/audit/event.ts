@@ -10,7 +10,11 @@ export type AuditAction =
   | 'admin.change'
   | 'audit.search'
   | 'audit.export'
-  | 'audit.subject-accesses';
+  | 'audit.subject-accesses'
+  | 'objection.file'
+  | 'objection.search'
+  | 'objection.list'
+  | 'objection.resolve';
 
 export type AuditOutcome = 'ok' | 'not_found' | 'denied' | 'error';
 
@@ -40,6 +44,12 @@ export interface AuditEventInput {
   recordDigest: string | null;
   /** Free-form, non-personal detail (e.g. what an admin changed). */
   detail: Record<string, unknown> | null;
+  /**
+   * Only on an access under a covert grant: `covert: true` and when the subject may see it. Absent
+   * (never null) on every other event, so events written before covert grants existed hash as they did.
+   */
+  covert?: true;
+  discloseAt?: string;
 }
 
 /** A committed, chained audit event. */

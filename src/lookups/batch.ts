@@ -14,7 +14,7 @@ export interface BatchRequest {
 }
 
 export type BatchResult =
-  | { type: string; status: 'ok'; lookupId: string; record: Record<string, unknown>; proof: string }
+  | { type: string; status: 'ok'; lookupId: string; record: Record<string, unknown>; proof: string; disputed: boolean }
   | { type: string; status: 'error'; error: ProblemBody };
 
 /** Each item settled on its own: the record, or the AppError a single lookup would have answered. */
@@ -70,7 +70,7 @@ export async function runBatch(app: FastifyInstance, request: FastifyRequest, sn
   const requestId = String(request.id);
   const results = settled.map((s, k): BatchResult => {
     const type = body.items[k]!.type;
-    if (s.ok) return { type, status: 'ok', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof };
+    if (s.ok) return { type, status: 'ok', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof, disputed: s.fetched.disputed };
     return { type, status: 'error', error: problemBody(s.error, requestId) };
   });
   return { caseId: body.caseId, results };

@@ -17,7 +17,7 @@ export interface CaseRequest {
 export type ToSubmitReason = 'not_held' | 'not_granted' | 'provider_failed' | 'not_shared' | 'invalid_subject';
 
 export type CaseMaterial =
-  | { type: string; status: 'fetched'; lookupId: string; record: Record<string, unknown>; proof: string }
+  | { type: string; status: 'fetched'; lookupId: string; record: Record<string, unknown>; proof: string; disputed: boolean }
   | { type: string; status: 'to_submit'; reason: ToSubmitReason; detail: string; error: ProblemBody };
 
 const REASON_BY_CODE: Partial<Record<ErrorCode, ToSubmitReason>> = {
@@ -59,7 +59,7 @@ export async function runCase(app: FastifyInstance, request: FastifyRequest, sna
   const requestId = String(request.id);
   const materials = settled.map((s, k): CaseMaterial => {
     const type = procedure.materials[k]!;
-    if (s.ok) return { type, status: 'fetched', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof };
+    if (s.ok) return { type, status: 'fetched', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof, disputed: s.fetched.disputed };
     const reason = reasonFor(s.error, snapshot.types.get(type)?.sharing);
     return { type, status: 'to_submit', reason, detail: s.error.message, error: problemBody(s.error, requestId) };
   });

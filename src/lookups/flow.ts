@@ -5,6 +5,7 @@ import type { AppError } from '../errors.js';
 import { problem } from '../errors.js';
 import { toAppError } from '../plugins/errors.js';
 import { decideAccess } from '../policy/access.js';
+import { discloseAtFor } from '../policy/covert.js';
 import { minimiseRecord } from '../policy/minimise.js';
 import type { TypeDef } from '../registry/model.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
@@ -29,6 +30,8 @@ export interface Fetched {
   record: Record<string, unknown>;
   fetchedAt: string;
   proof: string;
+  /** An objection to this subject's record of this type is open (the proof says so too). */
+  disputed: boolean;
 }
 
 /** What one audited item knows so far; its failure event is written from it. */
@@ -40,6 +43,8 @@ export interface ItemContext {
   provider: string | null;
   /** Non-personal detail for the event (success and failure alike). */
   detail: Record<string, unknown> | null;
+  /** Set once a covert grant serves the item: every event of it is hidden from the subject until then. */
+  discloseAt?: string | null;
 }
 
 /** A provider's answer after policy, the provider call and the schema check, before anything is released. */
@@ -98,6 +103,7 @@ export function eventBase(ctx: ItemContext) {
     officer: item.officer ?? null,
     subject: item.subject,
     detail: ctx.detail,
+    ...(ctx.discloseAt ? { discloseAt: ctx.discloseAt } : {}),
   };
 }
 
@@ -132,6 +138,7 @@ export async function resolveAndCall(
     now: new Date(),
   });
   if (!decision.allowed) throw problem(decision.code, decision.detail);
+  ctx.discloseAt = discloseAtFor(snapshot.grantsFor(principal.dept, type.type), decision.grantIds, app.clock());
   beforeCall?.(type);
 
   const { adapter, timeoutMs } = app.adapters.resolve(type.adapter);
@@ -169,6 +176,7 @@ export async function fetchOne(
     const { type, maskedSubject: subject, answeredAt: fetchedAt } = resolved;
     const record = minimiseRecord(type.kind, resolved.record, resolved.fields);
     const digest = digestOf(record);
+    const disputed = await app.objections.disputes.isDisputed(type.type, () => app.audit.describeSubject(resolved.subject).hmac);
 
     await app.audit.record(request, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
     const proof = await signProof(app.keyring.current, app.config.publicUrl, {
@@ -180,8 +188,9 @@ export async function fetchOne(
       caseId: item.caseId,
       fetchedAt,
       digest,
+      disputed,
     });
-    return { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, record, fetchedAt, proof };
+    return { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, record, fetchedAt, proof, disputed };
   });
 }
 

@@ -21,6 +21,8 @@ export interface ProofClaims {
   digest: string;
   claim?: unknown;
   result?: boolean;
+  /** On a released record: an objection to it was open when it was released. */
+  disputed?: boolean;
 }
 
 /**

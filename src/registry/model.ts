@@ -3,8 +3,8 @@
 export type SubjectKind = 'person' | 'enterprise';
 export type Sharing = 'unconditional' | 'conditional' | 'none';
 export type TypeKind = 'certificate' | 'record';
-export type Role = 'consumer' | 'auditor' | 'portal' | 'admin';
-export const ROLES: readonly Role[] = ['consumer', 'auditor', 'portal', 'admin'];
+export type Role = 'consumer' | 'auditor' | 'portal' | 'admin' | 'provider';
+export const ROLES: readonly Role[] = ['consumer', 'auditor', 'portal', 'admin', 'provider'];
 
 export interface Department {
   code: string;
@@ -44,6 +44,11 @@ export interface Grant {
   fields: string[];
   verifyOnly: boolean;
   expiresAt: string | null;
+  /**
+   * A covert grant (e.g. an investigation): each access under it is hidden from the subject's
+   * data tracker until `discloseAfterDays` (1..1825) after that access. Absent or null: overt.
+   */
+  covert?: { discloseAfterDays: number } | null;
 }
 
 export interface Procedure {
