@@ -172,11 +172,17 @@ export async function fetchOne(
   action: AuditAction,
 ): Promise<Fetched> {
   return auditedItem(app, request, item, action, async (ctx) => {
-    const resolved = await resolveAndCall(app, request, snapshot, ctx, 'data');
+    // Whether an objection is open is asked while the provider answers (it costs a query only for a
+    // type with open objections); a provider failure leaves its answer unread.
+    let disputedCheck: Promise<boolean> = Promise.resolve(false);
+    const resolved = await resolveAndCall(app, request, snapshot, ctx, 'data', (t) => {
+      disputedCheck = app.objections.disputes.isDisputed(t.type, () => app.audit.describeSubject(item.subject).hmac);
+      disputedCheck.catch(() => undefined);
+    });
     const { type, maskedSubject: subject, answeredAt: fetchedAt } = resolved;
     const record = minimiseRecord(type.kind, resolved.record, resolved.fields);
     const digest = digestOf(record);
-    const disputed = await app.objections.disputes.isDisputed(type.type, () => app.audit.describeSubject(resolved.subject).hmac);
+    const disputed = await disputedCheck;
 
     await app.audit.record(request, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
     const proof = await signProof(app.keyring.current, app.config.publicUrl, {

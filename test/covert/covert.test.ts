@@ -34,7 +34,7 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
     gw = await startTestGateway(kind, { clock: () => new Date(nowMs) });
     [admin, consumer, otherConsumer, auditor, portal] = await Promise.all(
       ['platform-admin', 'housing-fund-window', 'human-resources-window', 'audit-office', 'citizen-portal'].map((c) => gw.token(c)),
-    );
+    ) as [string, string, string, string, string];
     alice = personHolding(gw, 'household-registration', 0);
   });
   afterAll(async () => gw?.close());

@@ -19,7 +19,7 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
 
   beforeAll(async () => {
     gw = await startTestGateway(kind);
-    [admin, consumer, portal, provider] = await Promise.all(['platform-admin', 'housing-fund-window', 'citizen-portal', 'public-security-staff'].map((c) => gw.token(c)));
+    [admin, consumer, portal, provider] = await Promise.all(['platform-admin', 'housing-fund-window', 'citizen-portal', 'public-security-staff'].map((c) => gw.token(c))) as [string, string, string, string];
     alice = personHolding(gw, 'household-registration', 0);
     bob = personHolding(gw, 'household-registration', 1);
   });
