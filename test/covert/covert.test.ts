@@ -159,6 +159,11 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
     expect(batch.statusCode).toBe(200);
     const caseRes = await post(gw, '/v1/cases', consumer, { procedure: 'housing-fund-withdrawal', applicant: { kind: 'person', id: alice }, caseId: 'COVERT-C' });
     expect(caseRes.statusCode).toBe(201);
+    const verification = await post(gw, '/v1/verifications', consumer, {
+      ...lookupBody(alice, { caseId: 'COVERT-V' }),
+      claim: { field: 'gender', op: 'exists' },
+    });
+    expect(verification.statusCode).toBe(200);
     // A field outside the grant is refused by the policy, before any grant serves it: not covert.
     const refused = await post(gw, '/v1/lookups', consumer, lookupBody(alice, { caseId: 'COVERT-R', fields: ['ethnicity'] }));
     expect(refused.statusCode).toBe(403);
@@ -166,8 +171,8 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
     const rows = await gw.db.db
       .selectFrom('audit_events')
       .select(['case_id', 'type', 'disclose_at'])
-      .where('case_id', 'in', ['COVERT-B', 'COVERT-C', 'COVERT-R'])
-      .where('action', 'in', ['batch.item', 'case.material', 'lookup'])
+      .where('case_id', 'in', ['COVERT-B', 'COVERT-C', 'COVERT-R', 'COVERT-V'])
+      .where('action', 'in', ['batch.item', 'case.material', 'lookup', 'verification'])
       .execute();
     const covertOf = (caseId: string, type: string) => rows.find((r) => r.case_id === caseId && r.type === type)!.disclose_at !== null;
     expect(covertOf('COVERT-B', 'household-registration')).toBe(true);
@@ -175,8 +180,16 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
     expect(covertOf('COVERT-C', 'household-registration')).toBe(true);
     expect(covertOf('COVERT-C', 'real-estate-title')).toBe(false);
     expect(covertOf('COVERT-R', 'household-registration')).toBe(false);
+    expect(covertOf('COVERT-V', 'household-registration')).toBe(true);
     const seen = await tracker(portal);
     expect(seen.filter((a) => a.caseId === 'COVERT-B').length).toBe(1);
     expect(seen.filter((a) => a.caseId === 'COVERT-C').length).toBe(3);
+    expect(seen.filter((a) => a.caseId === 'COVERT-V')).toEqual([]);
+    expect(seen.filter((a) => a.caseId === 'COVERT-R')).toHaveLength(1);
+
+    const csv = await post(gw, '/v1/audit/export', auditor, { caseId: 'COVERT-V' }, { accept: 'text/csv' });
+    const [header, row] = csv.body.trim().split('\r\n');
+    expect(header).toMatch(/,hash,covert,discloseAt$/);
+    expect(row).toMatch(/,true,\d{4}-\d\d-\d\dT[\d:.]+Z$/);
   });
 });
