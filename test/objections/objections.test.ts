@@ -203,6 +203,23 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     expect((await lookup(alice)).disputed).toBe(false);
   });
 
+  it('lets exactly one of two concurrent resolutions win; the other is 409 and audited', async () => {
+    const id = (await file({ statement: '并发' })).json().objectionId as string;
+    const url = `/v1/objections/${id}/resolution`;
+    const answers = await Promise.all([
+      post(gw, url, provider, { status: 'corrected', response: 'A' }),
+      post(gw, url, provider, { status: 'rejected', response: 'B' }),
+    ]);
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 409]);
+    const winner = answers.find((a) => a.statusCode === 200)!.json();
+    const row = await gw.db.db.selectFrom('objections').selectAll().where('objection_id', '=', id).executeTakeFirstOrThrow();
+    expect([row.status, row.response]).toEqual([winner.status, winner.response]);
+    const loser = answers.find((a) => a.statusCode === 409)!;
+    const events = await eventOf(loser);
+    expect(events.at(-1)).toMatchObject({ action: 'objection.resolve', outcome: 'denied', error_code: 'CONFLICT' });
+    expect((await lookup(alice)).disputed).toBe(false);
+  });
+
   it('never writes a raw subject id into the audit trail', async () => {
     const rows = await gw.db.db.selectFrom('audit_events').selectAll().execute();
     const text = JSON.stringify(rows);
