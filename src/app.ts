@@ -16,6 +16,8 @@ import authPlugin from './plugins/auth.js';
 import dbPlugin from './plugins/db.js';
 import errorsPlugin from './plugins/errors.js';
 import metricsPlugin from './plugins/metrics.js';
+import objectionsPlugin from './plugins/objections.js';
+import objectionRoutes from './objections/routes.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import registryPlugin from './plugins/registry.js';
 import adminRoutes from './registry/admin-routes.js';
@@ -33,6 +35,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'] | false;
   /** Runs after the infrastructure plugins, before routes (e.g. registering builtin providers). */
   beforeRoutes?: (app: FastifyInstance) => Promise<void>;
+  /** The wall clock of time-based rules (covert disclosure, objections); tests move it. */
+  clock?: () => Date;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -76,11 +80,20 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
       { name: 'config' },
     ),
   );
+  await app.register(
+    fp(
+      async (instance) => {
+        instance.decorate('clock', options.clock ?? (() => new Date()));
+      },
+      { name: 'clock' },
+    ),
+  );
   await app.register(errorsPlugin);
   await app.register(formbody);
   await app.register(dbPlugin, { handle: options.database, migrate: options.migrate ?? true });
   await app.register(authPlugin);
   await app.register(auditPlugin);
+  await app.register(objectionsPlugin);
   await app.register(registryPlugin);
   await app.register(adaptersPlugin);
   await app.register(rateLimitPlugin);
@@ -96,6 +109,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(catalogRoutes);
   await app.register(adminRoutes);
   await app.register(consentRoutes);
+  await app.register(objectionRoutes);
   return app;
 }
 
@@ -103,5 +117,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     config: Readonly<Config>;
     openapi: OpenApiDocument;
+    /** Now, as time-based rules see it (BuildOptions.clock). */
+    clock: () => Date;
   }
 }

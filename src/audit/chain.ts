@@ -43,11 +43,13 @@ export function canonicalEventJson(event: Record<string, unknown>): string {
 
 /** Values as they survive a round trip through the database and JSON (e.g. Date → ISO string). */
 function normalise(event: Omit<AuditEvent, 'hash'>): Omit<AuditEvent, 'hash'> {
-  return {
+  const out = {
     ...event,
     time: new Date(event.time).toISOString(),
     detail: event.detail ?? null,
   };
+  if (event.discloseAt !== undefined) out.discloseAt = new Date(event.discloseAt).toISOString();
+  return out;
 }
 
 /** Extends the chain from `head` with `inputs`, in order. */

@@ -13,7 +13,11 @@ export type AuditAction =
   | 'audit.subject-accesses'
   | 'consent.request'
   | 'consent.decision'
-  | 'consent.search';
+  | 'consent.search'
+  | 'objection.file'
+  | 'objection.search'
+  | 'objection.list'
+  | 'objection.resolve';
 
 export type AuditOutcome = 'ok' | 'not_found' | 'denied' | 'error';
 
@@ -43,6 +47,12 @@ export interface AuditEventInput {
   recordDigest: string | null;
   /** Free-form, non-personal detail (e.g. what an admin changed). */
   detail: Record<string, unknown> | null;
+  /**
+   * Only on an access under a covert grant: `covert: true` and when the subject may see it. Absent
+   * (never null) on every other event, so events written before covert grants existed hash as they did.
+   */
+  covert?: true;
+  discloseAt?: string;
 }
 
 /** A committed, chained audit event. */

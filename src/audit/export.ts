@@ -68,6 +68,9 @@ export const CSV_COLUMNS = [
   'detail',
   'prevHash',
   'hash',
+  // Last, so the columns before keep their places: set only on accesses under a covert grant.
+  'covert',
+  'discloseAt',
 ] as const satisfies ReadonlyArray<keyof AuditEvent>;
 
 /**

@@ -20,6 +20,10 @@ export interface AuditQueryFilters {
   actions?: readonly AuditAction[] | undefined;
   from?: string | undefined;
   to?: string | undefined;
+  /** true: only accesses under a covert grant; false: only the others. */
+  covert?: boolean | undefined;
+  /** Leaves out covert accesses not yet disclosed at this instant (the portal's view). */
+  disclosedBy?: Date | undefined;
 }
 
 /** `audit_events` narrowed by the filters; callers add the select, order and limit. */
@@ -37,6 +41,11 @@ export function filteredEvents(db: DB, f: AuditQueryFilters) {
   if (f.actions !== undefined) q = q.where('action', 'in', [...f.actions]);
   if (f.from !== undefined) q = q.where('time', '>=', new Date(f.from));
   if (f.to !== undefined) q = q.where('time', '<', new Date(f.to));
+  if (f.covert !== undefined) q = q.where('disclose_at', f.covert ? 'is not' : 'is', null);
+  if (f.disclosedBy !== undefined) {
+    const by = f.disclosedBy;
+    q = q.where((eb) => eb.or([eb('disclose_at', 'is', null), eb('disclose_at', '<=', by)]));
+  }
   return q;
 }
 

@@ -102,6 +102,7 @@ function toRow(e: AuditEvent): Insertable<AuditEventsTable> {
     detail: JSON.stringify(e.detail),
     prev_hash: e.prevHash,
     hash: e.hash,
+    disclose_at: e.discloseAt ?? null,
   };
 }
 
@@ -130,5 +131,7 @@ export function fromRow(row: Record<string, unknown>): AuditEvent {
     detail: (row.detail as Record<string, unknown> | null) ?? null,
     prevHash: row.prev_hash as string,
     hash: row.hash as string,
+    // Only present when set: an overt event has neither member (as it was hashed).
+    ...(row.disclose_at ? { covert: true as const, discloseAt: new Date(row.disclose_at as string | Date).toISOString() } : {}),
   };
 }

@@ -22,6 +22,7 @@ interface AuditRequestFilters {
   action?: AuditAction;
   from?: string;
   to?: string;
+  covert?: boolean;
 }
 
 interface SearchBody extends AuditRequestFilters {
@@ -148,7 +149,9 @@ export default async function auditRoutes(app: FastifyInstance) {
       if (!parsed.ok) throw problem('INVALID_SUBJECT_ID', parsed.reason);
       const described = app.audit.describeSubject(subject);
       const before = cursorSeq(cursor);
-      const page = await listSubjectAccesses(app.db, { subjectHmac: described.hmac, from, to, limit, before }, namesFrom(await app.registry.get()));
+      // Auditors see covert accesses (flagged); the portal, acting for the subject, only once disclosed.
+      const disclosedBy = request.principal!.roles.includes('auditor') ? undefined : app.clock();
+      const page = await listSubjectAccesses(app.db, { subjectHmac: described.hmac, from, to, limit, before, disclosedBy }, namesFrom(await app.registry.get()));
       await app.audit.record(request, {
         action: 'audit.subject-accesses',
         outcome: 'ok',

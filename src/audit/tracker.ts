@@ -27,6 +27,9 @@ export interface SubjectAccess {
   outcome: AuditOutcome;
   action: (typeof DATA_ACCESS_ACTIONS)[number];
   fields: string[];
+  /** Auditors only: the access was under a covert grant, hidden from the subject until `discloseAt`. */
+  covert?: true;
+  discloseAt?: string;
 }
 
 export interface TrackerQuery {
@@ -35,20 +38,26 @@ export interface TrackerQuery {
   to?: string | undefined;
   limit: number;
   before: number | null;
+  /**
+   * The subject's own view (portal): covert accesses not disclosed by this instant are left out,
+   * and disclosed ones read like any other. Undefined: the auditor's view, covert ones flagged.
+   */
+  disclosedBy?: Date | undefined;
 }
 
 /** Who accessed this subject's data, newest first, with registry names resolved. */
 export async function listSubjectAccesses(db: DB, query: TrackerQuery, names: DisplayNames): Promise<Page<SubjectAccess>> {
   const page = await searchEvents(
     db,
-    { subjectHmac: query.subjectHmac, actions: DATA_ACCESS_ACTIONS, from: query.from, to: query.to },
+    { subjectHmac: query.subjectHmac, actions: DATA_ACCESS_ACTIONS, from: query.from, to: query.to, disclosedBy: query.disclosedBy },
     { limit: query.limit, before: query.before },
   );
-  return { items: page.items.map((e) => toAccess(e, names)), nextCursor: page.nextCursor };
+  const flagged = query.disclosedBy === undefined;
+  return { items: page.items.map((e) => toAccess(e, names, flagged)), nextCursor: page.nextCursor };
 }
 
-function toAccess(e: AuditEvent, names: DisplayNames): SubjectAccess {
-  return {
+function toAccess(e: AuditEvent, names: DisplayNames, flagged: boolean): SubjectAccess {
+  const access: SubjectAccess = {
     time: e.time,
     consumer: e.consumer,
     consumerName: e.consumer === null ? null : names.department(e.consumer),
@@ -64,4 +73,6 @@ function toAccess(e: AuditEvent, names: DisplayNames): SubjectAccess {
     action: e.action as SubjectAccess['action'],
     fields: e.fields,
   };
+  if (flagged && e.discloseAt !== undefined) Object.assign(access, { covert: true, discloseAt: e.discloseAt });
+  return access;
 }

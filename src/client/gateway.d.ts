@@ -529,8 +529,123 @@ export interface paths {
          *     The subject's id must be valid (`422 INVALID_SUBJECT_ID` otherwise). Each call is itself an audit
          *     event (`audit.subject-accesses`), which is not listed back to the subject. A subject nobody has
          *     asked about gets an empty list, not `404`. Roles: `auditor`, `portal`.
+         *
+         *     **Covert accesses**: an access under a covert grant (`covert: {discloseAfterDays}`) is left out for
+         *     the portal until its `discloseAt` (access time plus `discloseAfterDays`), then listed like any other
+         *     access. A client with the `auditor` role always gets it, flagged `covert: true` with its
+         *     `discloseAt`. Disclosure is fixed per access when it happens: changing or deleting the grant later
+         *     never re-hides or brings forward what was accessed under it.
          */
         post: operations["listSubjectAccesses"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/objections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * File a person's objection (异议) to a record
+         * @description The portal, acting for a person it has authenticated, disputes the record of catalogue type `type`
+         *     that the type's provider department holds about `subject` — optionally one `field` of it, and
+         *     optionally naming the access (`lookupId`, as listed by the data tracker) that showed it. `statement`
+         *     (1–2000 characters) is what the person says is wrong; it goes to the provider department and never
+         *     into the audit trail. Until the provider resolves it, every release of that subject's record of that
+         *     type carries `disputed: true`.
+         *
+         *     Refusals: `404 UNKNOWN_TYPE` for a type not in the catalogue; `422 INVALID_SUBJECT_ID` for an id that
+         *     fails its rules or is not of the type's `subjectKind`; `400 VALIDATION_FAILED` for a `field` the
+         *     type does not have or a statement over 2000 characters; `404 NOT_FOUND` when `lookupId` is not an
+         *     access to this subject's record of this type that the subject may see. Recorded as an
+         *     `objection.file` audit event (type, provider, subject as HMAC and masked form, and
+         *     `detail: {objectionId, field, lookupId}`), refusals included. Role: `portal`.
+         */
+        post: operations["fileObjection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/objections/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A person's objections and their answers
+         * @description Every objection filed for `subject` (at most 500), newest first, with the provider department's
+         *     `response` once it is resolved. The subject's id must be valid (`422 INVALID_SUBJECT_ID`).
+         *     Recorded as an `objection.search` audit event. Role: `portal`.
+         */
+        post: operations["searchObjections"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/objections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Objections to the types the caller's department provides
+         * @description The provider department's work queue: objections in `status` (default `open`) to the catalogue
+         *     types whose `provider` is the caller's department, oldest first, at most 500 (resolve some to see
+         *     more). Each carries the subject's id, so that the department can find the record it already
+         *     holds. Recorded as an `objection.list` audit event naming the objections listed
+         *     (`detail: {status, returned, objectionIds}`). Role: `provider`.
+         */
+        get: operations["listObjections"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/objections/{objectionId}/resolution": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Objection id as returned by `POST /v1/portal/objections`.
+                 * @example 5b8f0c1e-3d2a-4f57-9a61-0c2e8d7b4a19
+                 */
+                objectionId: components["parameters"]["ObjectionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer an objection
+         * @description Resolves an open objection: `corrected` (the department fixed its record) or `rejected` (the record
+         *     stands), with a `response` (1–2000 characters) the person sees in the portal. From then on releases
+         *     of that record no longer say `disputed: true` (unless another objection to it is open).
+         *     `404 NOT_FOUND` when there is no such objection to a type of the caller's department (another
+         *     department's objection reads as missing); `409 CONFLICT` when it is already resolved. Recorded as an
+         *     `objection.resolve` audit event (`detail: {objectionId, status}`), refusals included. Role: `provider`.
+         */
+        post: operations["resolveObjection"];
         delete?: never;
         options?: never;
         head?: never;
@@ -749,6 +864,12 @@ export interface paths {
          *     request. `409 CONFLICT` when `consumer` is not a registered department, `type` is not a registered
          *     type, a purpose is not a registered procedure, or a field is not a field of the type. Answers
          *     `201` when created, `200` when replaced. Recorded as an `admin.change` audit event. Role `admin`.
+         *
+         *     `covert: {discloseAfterDays}` (1–1825) makes the grant covert, e.g. for an investigation: each
+         *     access under it is hidden from the subject's data tracker until `discloseAfterDays` after that
+         *     access (auditors always see it). Absent or `null`: not covert. A change of covertness is recorded in
+         *     the `admin.change` event as `detail.covert: {before, after}`; it applies to accesses from then on
+         *     and never re-hides what was already disclosed.
          */
         put: operations["putGrant"];
         post?: never;
@@ -1072,13 +1193,15 @@ export interface components {
             };
             /** Format: date-time */
             fetchedAt: string;
-            /** @description Compact JWS (EdDSA) over lookupId, type, provider, masked subject, purpose, caseId, fetchedAt and the record digest. See the introduction. */
+            /** @description Compact JWS (EdDSA) over lookupId, type, provider, masked subject, purpose, caseId, fetchedAt, the record digest, `disputed` and (when present) `consentId`. See the introduction. */
             proof: string;
             /**
              * Format: uuid
              * @description Present when the record was released under the subject's consent; the proof names it too.
              */
             consentId?: string;
+            /** @description `true` while an objection (异议) of the subject to this record is open with its provider department; the proof says the same. */
+            disputed: boolean;
         };
         /**
          * @description `required`: records of this type are released only after the subject approved the request (see the `consents` tag).
@@ -1169,6 +1292,8 @@ export interface components {
              * @description Present when the record was released under the subject's consent.
              */
             consentId?: string;
+            /** @description As in `LookupResponse`. */
+            disputed: boolean;
         };
         /** @description The item's type needs the subject's consent; a consent request was recorded and nothing released. */
         BatchItemPending: {
@@ -1246,6 +1371,8 @@ export interface components {
                 [key: string]: unknown;
             };
             proof: string;
+            /** @description As in `LookupResponse`. */
+            disputed: boolean;
         };
         CaseMaterialToSubmit: {
             type: string;
@@ -1299,7 +1426,9 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve";
+            /** @description `true`: only accesses under a covert grant (events with `covert: true`); `false`: only the others. */
+            covert?: boolean;
             /** Format: date-time */
             from?: string;
             /** Format: date-time */
@@ -1317,7 +1446,9 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve";
+            /** @description `true`: only accesses under a covert grant (events with `covert: true`); `false`: only the others. */
+            covert?: boolean;
             /** Format: date-time */
             from?: string;
             /** Format: date-time */
@@ -1339,7 +1470,9 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve";
+            /** @description `true`: only accesses under a covert grant (events with `covert: true`); `false`: only the others. */
+            covert?: boolean;
             /** Format: date-time */
             from?: string;
             /** Format: date-time */
@@ -1354,7 +1487,8 @@ export interface components {
          *     `hash` = SHA-256 (lower-case hex) over `prevHash`, a newline (`\n`) and the RFC 8785 canonical JSON
          *     of every other member (`seq` and `prevHash` included, `null` members included, `hash` left out);
          *     `prevHash` is the previous event's `hash`, 64 zeros for `seq` 1. Anyone holding an export can
-         *     recompute it.
+         *     recompute it. `covert` and `discloseAt` are the only optional members: present (and hashed) only on
+         *     an access under a covert grant, absent — not `null` — on every other event.
          */
         AuditEvent: {
             /** @description Position in the single hash chain shared by all replicas. */
@@ -1375,7 +1509,7 @@ export interface components {
             clientId: string | null;
             officer: string | null;
             /** @enum {string} */
-            action: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search";
+            action: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve";
             type: string | null;
             provider: string | null;
             /**
@@ -1402,6 +1536,16 @@ export interface components {
             detail: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * @description Present only on an access (or attempt) served under a covert grant.
+             * @constant
+             */
+            covert?: true;
+            /**
+             * Format: date-time
+             * @description With `covert`; from this instant the access appears in the subject's data tracker. Fixed when the event is written.
+             */
+            discloseAt?: string;
             prevHash: string;
             hash: string;
         };
@@ -1468,11 +1612,99 @@ export interface components {
             action: "lookup" | "batch.item" | "verification" | "case.material" | "consent.request" | "consent.decision";
             /** @description Names of the fields released; for `consent.request` and `consent.decision`, the fields the consent covers (nothing was released). A decision's `consumer` is the portal's department; the asking department is in the request. */
             fields: string[];
+            /**
+             * @description Auditors only — the access was under a covert grant. The portal never sees this member.
+             * @constant
+             */
+            covert?: true;
+            /**
+             * Format: date-time
+             * @description Auditors only, with `covert` — when the access is (or was) disclosed to the subject.
+             */
+            discloseAt?: string;
         };
         SubjectAccessesResponse: {
             subject: components["schemas"]["MaskedSubject"];
             accesses: components["schemas"]["SubjectAccess"][];
             nextCursor: string | null;
+        };
+        ObjectionCreate: {
+            subject: components["schemas"]["SubjectInput"];
+            /** @description Catalogue type of the disputed record. */
+            type: string;
+            /** @description The disputed field, one of the type's fields; omit to dispute the record as a whole. */
+            field?: string;
+            /**
+             * Format: uuid
+             * @description The access (as the data tracker lists it) that showed the disputed record.
+             */
+            lookupId?: string;
+            /** @description What the person says is wrong. Seen by the provider department; never in the audit trail. */
+            statement: string;
+        };
+        ObjectionCreated: {
+            /** Format: uuid */
+            objectionId: string;
+            /** @constant */
+            status: "open";
+            type: string;
+            /** @description The department that holds the record and will answer. */
+            provider: string;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        ObjectionSearchRequest: {
+            subject: components["schemas"]["SubjectInput"];
+        };
+        /** @description An objection as the person sees it. */
+        PortalObjection: {
+            /** Format: uuid */
+            objectionId: string;
+            /** @enum {string} */
+            status: "open" | "corrected" | "rejected";
+            type: string;
+            field: string | null;
+            statement: string;
+            /** @description The provider department's answer; present once resolved. */
+            response?: string;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description Present once resolved.
+             */
+            resolvedAt?: string;
+        };
+        ObjectionSearchResponse: {
+            objections: components["schemas"]["PortalObjection"][];
+        };
+        /** @description An objection as the provider department sees it, with the subject's id (it holds that record already). */
+        ProviderObjection: {
+            /** Format: uuid */
+            objectionId: string;
+            /** @enum {string} */
+            status: "open" | "corrected" | "rejected";
+            type: string;
+            provider: string;
+            field: string | null;
+            /** Format: uuid */
+            lookupId: string | null;
+            subject: components["schemas"]["SubjectInput"];
+            statement: string;
+            response?: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            resolvedAt?: string;
+        };
+        ProviderObjectionList: {
+            objections: components["schemas"]["ProviderObjection"][];
+        };
+        ObjectionResolution: {
+            /** @enum {string} */
+            status: "corrected" | "rejected";
+            /** @description The answer the person sees in the portal. */
+            response: string;
         };
         DepartmentPut: {
             name: components["schemas"]["DepartmentName"];
@@ -1489,14 +1721,14 @@ export interface components {
             departments: components["schemas"]["Department"][];
         };
         ClientCreate: {
-            roles: ("consumer" | "auditor" | "portal" | "admin")[];
+            roles: ("consumer" | "auditor" | "portal" | "admin" | "provider")[];
         };
         ClientCreated: {
             clientId: string;
             /** @description Shown only in this answer; the gateway keeps only a slow hash. */
             clientSecret: string;
             department: string;
-            roles: ("consumer" | "auditor" | "portal" | "admin")[];
+            roles: ("consumer" | "auditor" | "portal" | "admin" | "provider")[];
         };
         /** @description How the gateway reaches the provider of a type. */
         AdapterConfig: {
@@ -1564,6 +1796,12 @@ export interface components {
             verifyOnly: boolean;
             /** Format: date-time */
             expiresAt?: string | null;
+            /** @description Absent or `null`, not covert; else accesses are hidden from the subject for `discloseAfterDays` after each. */
+            covert?: components["schemas"]["GrantCovert"] | null;
+        };
+        GrantCovert: {
+            /** @description Days after each access before the subject's data tracker shows it (at most five years). */
+            discloseAfterDays: number;
         };
         Grant: {
             grantId: string;
@@ -1574,6 +1812,7 @@ export interface components {
             verifyOnly: boolean;
             /** Format: date-time */
             expiresAt: string | null;
+            covert: components["schemas"]["GrantCovert"] | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1642,8 +1881,10 @@ export interface components {
          * @description * `UNKNOWN_TYPE` — the type is not in the catalogue.
          *     * `UNKNOWN_PROCEDURE` — the procedure is not registered.
          *     * `RECORD_NOT_FOUND` — the provider holds nothing for this subject.
-         *     * `NOT_FOUND` — an admin resource (department, client, type, grant) does not exist, or a consent request
-         *       does not exist for the caller (another department's, or — in the portal — another subject's).
+         *     * `NOT_FOUND` — an admin resource (department, client, type, grant) does not exist; a consent request
+         *       does not exist for the caller (another department's, or — in the portal — another subject's); an
+         *       objection is not one to a type of the caller's department; an objection's `lookupId` is not an access
+         *       to that subject's record of that type.
          */
         NotFound: {
             headers: {
@@ -1655,8 +1896,8 @@ export interface components {
         };
         /**
          * @description `CONFLICT` — the change contradicts the registry's current state: it refers to a department, type,
-         *     procedure or field that is not registered; or a consent request is no longer pending (decided
-         *     already, or expired).
+         *     procedure or field that is not registered; a consent request is no longer pending (decided already, or
+         *     expired); or the objection has already been resolved.
          */
         Conflict: {
             headers: {
@@ -1747,6 +1988,11 @@ export interface components {
          * @example hpf-household-registration
          */
         GrantId: string;
+        /**
+         * @description Objection id as returned by `POST /v1/portal/objections`.
+         * @example 5b8f0c1e-3d2a-4f57-9a61-0c2e8d7b4a19
+         */
+        ObjectionId: string;
         /**
          * @description Client id as returned by `POST /v1/admin/departments/{code}/clients`.
          * @example hpf-window-01
@@ -2245,6 +2491,132 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    fileObjection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ObjectionCreate"];
+            };
+        };
+        responses: {
+            /** @description Filed; open until the provider department resolves it. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectionCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    searchObjections: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ObjectionSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description The person's objections. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectionSearchResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listObjections: {
+        parameters: {
+            query?: {
+                /** @description Which objections to list. */
+                status?: "open" | "corrected" | "rejected";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The objections. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderObjectionList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resolveObjection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Objection id as returned by `POST /v1/portal/objections`.
+                 * @example 5b8f0c1e-3d2a-4f57-9a61-0c2e8d7b4a19
+                 */
+                objectionId: components["parameters"]["ObjectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ObjectionResolution"];
+            };
+        };
+        responses: {
+            /** @description The resolved objection. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderObjection"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };

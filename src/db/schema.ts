@@ -48,6 +48,8 @@ export interface GrantsTable {
   fields: Json<string[]>;
   verify_only: boolean;
   expires_at: Timestamp | null;
+  /** Days after each access before the subject sees it (null: not covert). */
+  covert_disclose_after_days: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
 }
@@ -100,6 +102,8 @@ export interface AuditEventsTable {
   detail: Json<Record<string, unknown> | null>;
   prev_hash: string;
   hash: string;
+  /** Set only on accesses under a covert grant: when the subject may see it. */
+  disclose_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 /** The single row that holds the head of the audit hash chain; writers lock it to extend the chain. */
@@ -131,6 +135,26 @@ export interface ConsentsTable {
   used_at: Timestamp | null;
 }
 
+/** A person's objection (异议) to a record, answered by the provider department. */
+export interface ObjectionsTable {
+  objection_id: string;
+  type: string;
+  provider: string;
+  subject_kind: 'person' | 'enterprise';
+  subject_hmac: string;
+  /** The raw subject id, sealed (AES-256-GCM): only the provider's view opens it. */
+  subject_sealed: string;
+  field: string | null;
+  lookup_id: string | null;
+  statement: string;
+  status: 'open' | 'corrected' | 'rejected';
+  response: string | null;
+  filed_by: string;
+  resolved_by: string | null;
+  created_at: Timestamp;
+  resolved_at: Timestamp | null;
+}
+
 export interface Database {
   departments: DepartmentsTable;
   clients: ClientsTable;
@@ -142,4 +166,5 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
   consents: ConsentsTable;
+  objections: ObjectionsTable;
 }

@@ -45,6 +45,8 @@ export const DEMO_CLIENTS: readonly DemoClient[] = [
   { clientId: 'audit-office', department: 'discipline-inspection', roles: ['auditor'] },
   { clientId: 'citizen-portal', department: 'government-services', roles: ['portal'] },
   { clientId: 'platform-admin', department: 'government-services', roles: ['admin'] },
+  // Public Security's staff system answers citizens' objections to the records it provides.
+  { clientId: 'public-security-staff', department: 'public-security', roles: ['provider'] },
 ];
 
 /** Every procedure serves one kind of applicant; its materials all share that subject kind. */

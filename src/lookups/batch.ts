@@ -15,7 +15,7 @@ export interface BatchRequest {
 }
 
 export type BatchResult =
-  | { type: string; status: 'ok'; lookupId: string; record: Record<string, unknown>; proof: string; consentId?: string }
+  | { type: string; status: 'ok'; lookupId: string; record: Record<string, unknown>; proof: string; disputed: boolean; consentId?: string }
   | { type: string; status: 'error'; error: ProblemBody }
   | { type: string; status: 'pending'; consentId: string; expiresAt: string };
 
@@ -74,7 +74,7 @@ export async function runBatch(app: FastifyInstance, request: FastifyRequest, sn
   const results = settled.map((s, k): BatchResult => {
     const type = body.items[k]!.type;
     if (s.ok) {
-      const ok: BatchResult = { type, status: 'ok', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof };
+      const ok: BatchResult = { type, status: 'ok', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof, disputed: s.fetched.disputed };
       return s.fetched.consentId ? { ...ok, consentId: s.fetched.consentId } : ok;
     }
     if ('pending' in s) return { type, status: 'pending', consentId: s.pending.consentId, expiresAt: s.pending.expiresAt };

@@ -17,7 +17,7 @@ export interface CaseRequest {
 export type ToSubmitReason = 'not_held' | 'not_granted' | 'provider_failed' | 'not_shared' | 'invalid_subject' | 'awaiting_consent';
 
 export type CaseMaterial =
-  | { type: string; status: 'fetched'; lookupId: string; record: Record<string, unknown>; proof: string }
+  | { type: string; status: 'fetched'; lookupId: string; record: Record<string, unknown>; proof: string; disputed: boolean }
   | { type: string; status: 'to_submit'; reason: ToSubmitReason; detail: string; error: ProblemBody }
   | { type: string; status: 'to_submit'; reason: 'awaiting_consent'; detail: string; consentId: string };
 
@@ -60,7 +60,7 @@ export async function runCase(app: FastifyInstance, request: FastifyRequest, sna
   const requestId = String(request.id);
   const materials = settled.map((s, k): CaseMaterial => {
     const type = procedure.materials[k]!;
-    if (s.ok) return { type, status: 'fetched', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof };
+    if (s.ok) return { type, status: 'fetched', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof, disputed: s.fetched.disputed };
     // A consent was requested: the material waits for the applicant's decision in the portal.
     if ('pending' in s) {
       const detail = `awaiting the applicant's consent until ${s.pending.expiresAt}`;

@@ -6,6 +6,7 @@ import type { AppError } from '../errors.js';
 import { problem } from '../errors.js';
 import { toAppError } from '../plugins/errors.js';
 import { decideAccess } from '../policy/access.js';
+import { discloseAtFor } from '../policy/covert.js';
 import { minimiseRecord } from '../policy/minimise.js';
 import type { TypeDef } from '../registry/model.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
@@ -34,6 +35,8 @@ export interface Fetched {
   proof: string;
   /** The consent the record was released under, for a consent-required type. */
   consentId?: string;
+  /** An objection to this subject's record of this type is open (the proof says so too). */
+  disputed: boolean;
 }
 
 /** What one audited item knows so far; its failure event is written from it. */
@@ -45,6 +48,8 @@ export interface ItemContext {
   provider: string | null;
   /** Non-personal detail for the event (success and failure alike). */
   detail: Record<string, unknown> | null;
+  /** Set once a covert grant serves the item: every event of it is hidden from the subject until then. */
+  discloseAt?: string | null;
 }
 
 /** A provider's answer after policy, the provider call and the schema check, before anything is released. */
@@ -107,6 +112,7 @@ export function eventBase(ctx: ItemContext) {
     officer: item.officer ?? null,
     subject: item.subject,
     detail: ctx.detail,
+    ...(ctx.discloseAt ? { discloseAt: ctx.discloseAt } : {}),
   };
 }
 
@@ -141,6 +147,7 @@ export async function resolveAndCall(
     now: new Date(),
   });
   if (!decision.allowed) throw problem(decision.code, decision.detail);
+  ctx.discloseAt = discloseAtFor(snapshot.grantsFor(principal.dept, type.type), decision.grantIds, app.clock());
   beforeCall?.(type);
   const consent = await consentGate(app, request, {
     eventId: ctx.lookupId,
@@ -191,10 +198,17 @@ export async function fetchOne(
   action: AuditAction,
 ): Promise<Fetched> {
   return auditedItem(app, request, item, action, async (ctx) => {
-    const resolved = await resolveAndCall(app, request, snapshot, ctx, 'data');
+    // Whether an objection is open is asked while the provider answers (it costs a query only for a
+    // type with open objections); a provider failure leaves its answer unread.
+    let disputedCheck: Promise<boolean> = Promise.resolve(false);
+    const resolved = await resolveAndCall(app, request, snapshot, ctx, 'data', (t) => {
+      disputedCheck = app.objections.disputes.isDisputed(t.type, () => app.audit.describeSubject(item.subject).hmac);
+      disputedCheck.catch(() => undefined);
+    });
     const { type, maskedSubject: subject, answeredAt: fetchedAt } = resolved;
     const record = minimiseRecord(type.kind, resolved.record, resolved.fields);
     const digest = digestOf(record);
+    const disputed = await disputedCheck;
 
     await app.audit.record(request, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
     const proof = await signProof(app.keyring.current, app.config.publicUrl, {
@@ -207,8 +221,9 @@ export async function fetchOne(
       fetchedAt,
       digest,
       ...(resolved.consentId ? { consentId: resolved.consentId } : {}),
+      disputed,
     });
-    const fetched: Fetched = { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, record, fetchedAt, proof };
+    const fetched: Fetched = { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, record, fetchedAt, proof, disputed };
     if (resolved.consentId) fetched.consentId = resolved.consentId;
     return fetched;
   });

@@ -23,6 +23,8 @@ export interface ProofClaims {
   result?: boolean;
   /** The subject's consent the record was released under (consent-required types). */
   consentId?: string;
+  /** On a released record: an objection to it was open when it was released. */
+  disputed?: boolean;
 }
 
 /**

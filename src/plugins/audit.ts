@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuditAction, AuditEvent, AuditEventInput } from '../audit/event.js';
@@ -24,6 +24,8 @@ export interface Audit {
   record(request: FastifyRequest, facts: AuditFacts): Promise<AuditEvent>;
   /** Keyed HMAC and masked form of a subject (masked is null when the id is not valid). */
   describeSubject(subject: { kind: string; id: string }): { kind: 'person' | 'enterprise' | null; hmac: string; masked: string | null };
+  /** A 32-byte key derived (HKDF-SHA256) from the audit HMAC key for one named use, e.g. sealing ids. */
+  deriveKey(purpose: string): Buffer;
 }
 
 async function loadHmacKey(app: FastifyInstance): Promise<string> {
@@ -81,11 +83,13 @@ async function auditPlugin(app: FastifyInstance) {
       latencyMs: Math.max(0, Math.round(performance.now() - request.startedAt)),
       recordDigest: facts.recordDigest ?? null,
       detail: facts.detail ?? null,
+      ...(facts.discloseAt ? { covert: true as const, discloseAt: facts.discloseAt } : {}),
     };
     return audit.writer.append(input);
   };
 
-  const audit: Audit = { writer, record, describeSubject };
+  const deriveKey: Audit['deriveKey'] = (purpose) => Buffer.from(hkdfSync('sha256', hmacKey, 'onetrip', purpose, 32));
+  const audit: Audit = { writer, record, describeSubject, deriveKey };
   app.decorate('audit', audit);
   app.decorateRequest('auditRecorded', false);
   app.decorateRequest('startedAt', 0);

@@ -13,6 +13,13 @@ interface GrantBody {
   fields: string[];
   verifyOnly?: boolean;
   expiresAt?: string | null;
+  covert?: { discloseAfterDays: number } | null;
+}
+
+/** The `covert` member of a grant's change event: only when covertness was or is set. */
+function covertChange(before: Grant['covert'], after: Grant['covert']): { extra?: Record<string, unknown> } {
+  if (!before && !after) return {};
+  return { extra: { covert: { before: before ?? null, after: after ?? null } } };
 }
 
 /** Grants and procedures (`/v1/admin/grants`, `/v1/admin/procedures`). */
@@ -35,16 +42,30 @@ export default async function adminGrantRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       const key = request.params.grantId;
-      const { verifyOnly, expiresAt, ...rest } = request.body;
+      const { verifyOnly, expiresAt, covert, ...rest } = request.body;
       // Normalised so the stored and returned instant reads the same whatever offset was sent.
-      const grant: Grant = { grantId: key, ...rest, verifyOnly: verifyOnly ?? false, expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null };
+      const grant: Grant = {
+        grantId: key,
+        ...rest,
+        verifyOnly: verifyOnly ?? false,
+        expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null,
+        covert: covert ?? null,
+      };
       const registry = await app.registry.reload();
       checkGrant(grant, registry);
-      const existed = registry.grants.some((g) => g.grantId === key);
-      await recordChange(app, request, { resource: 'grant', key, change: existed ? 'updated' : 'created', type: grant.type });
+      const before = registry.grants.find((g) => g.grantId === key);
+      await recordChange(app, request, {
+        resource: 'grant',
+        key,
+        change: before ? 'updated' : 'created',
+        type: grant.type,
+        // Who made a grant covert (or overt), and when, is itself on the trail. Disclosure is fixed
+        // per access when it happens, so this change never re-hides or reveals past accesses.
+        ...covertChange(before?.covert ?? null, grant.covert ?? null),
+      });
       await upsertGrant(app.db, grant);
       await app.registry.reload();
-      return reply.code(existed ? 200 : 201).send(await findGrant(app.db, key));
+      return reply.code(before ? 200 : 201).send(await findGrant(app.db, key));
     },
   );
 

@@ -13,13 +13,13 @@ export type Resource = 'department' | 'client' | 'type' | 'grant' | 'procedure';
 export async function recordChange(
   app: FastifyInstance,
   request: FastifyRequest,
-  change: { resource: Resource; key: string; change: Change; type?: string },
+  change: { resource: Resource; key: string; change: Change; type?: string; extra?: Record<string, unknown> },
 ): Promise<void> {
   await app.audit.record(request, {
     action: 'admin.change',
     outcome: 'ok',
     type: change.type ?? null,
-    detail: { resource: change.resource, key: change.key, change: change.change },
+    detail: { resource: change.resource, key: change.key, change: change.change, ...change.extra },
   });
 }
 

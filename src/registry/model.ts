@@ -5,8 +5,8 @@ export type Sharing = 'unconditional' | 'conditional' | 'none';
 export type TypeKind = 'certificate' | 'record';
 /** Whether a type's data is released only after the subject approved the request (issue 15). */
 export type ConsentRule = 'none' | 'required';
-export type Role = 'consumer' | 'auditor' | 'portal' | 'admin';
-export const ROLES: readonly Role[] = ['consumer', 'auditor', 'portal', 'admin'];
+export type Role = 'consumer' | 'auditor' | 'portal' | 'admin' | 'provider';
+export const ROLES: readonly Role[] = ['consumer', 'auditor', 'portal', 'admin', 'provider'];
 
 export interface Department {
   code: string;
@@ -48,6 +48,11 @@ export interface Grant {
   fields: string[];
   verifyOnly: boolean;
   expiresAt: string | null;
+  /**
+   * A covert grant (e.g. an investigation): each access under it is hidden from the subject's
+   * data tracker until `discloseAfterDays` (1..1825) after that access. Absent or null: overt.
+   */
+  covert?: { discloseAfterDays: number } | null;
 }
 
 export interface Procedure {

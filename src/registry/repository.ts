@@ -82,6 +82,7 @@ const toGrant = (r: Row<'grants'>): Stamped<Grant> => ({
   fields: r.fields,
   verifyOnly: r.verify_only,
   expiresAt: r.expires_at ? iso(r.expires_at) : null,
+  covert: r.covert_disclose_after_days === null ? null : { discloseAfterDays: r.covert_disclose_after_days },
   createdAt: iso(r.created_at),
   updatedAt: iso(r.updated_at),
 });
@@ -104,6 +105,7 @@ export async function upsertGrant(db: DB, g: Grant): Promise<void> {
     fields: json(g.fields),
     verify_only: g.verifyOnly,
     expires_at: g.expiresAt,
+    covert_disclose_after_days: g.covert?.discloseAfterDays ?? null,
   };
   await db
     .insertInto('grants')

@@ -144,7 +144,7 @@ describe('demo procedures, grants and clients', () => {
     for (const consumer of new Set(DEMO_GRANTS.map((g) => g.consumer))) {
       expect(DEMO_CLIENTS.some((c) => c.department === consumer && c.roles.includes('consumer')), consumer).toBe(true);
     }
-    for (const role of ['auditor', 'portal', 'admin'] as const) expect(DEMO_CLIENTS.some((c) => c.roles.includes(role))).toBe(true);
+    for (const role of ['auditor', 'portal', 'admin', 'provider'] as const) expect(DEMO_CLIENTS.some((c) => c.roles.includes(role))).toBe(true);
   });
 });
 

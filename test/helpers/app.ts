@@ -34,6 +34,8 @@ export async function startTestGateway(
     database?: TestDatabase;
     /** Runs after the demo providers are registered, before routes (e.g. extra builtin providers). */
     beforeRoutes?: (app: FastifyInstance) => Promise<void> | void;
+    /** The gateway's clock (BuildOptions.clock). */
+    clock?: () => Date;
   } = {},
 ): Promise<TestGateway> {
   const db = options.database ?? (await createTestDatabase(kind));
@@ -44,6 +46,7 @@ export async function startTestGateway(
     database: db,
     migrate: false,
     logger: options.logger ?? false,
+    ...(options.clock ? { clock: options.clock } : {}),
     beforeRoutes: async (instance) => {
       contract.attach(instance);
       if (demo) registerDemoProviders(instance);
