@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { verifyDatabase } from '../../src/audit/verify.js';
+import { startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { runLoad, UNLIMITED, type LoadAnswer } from './load.js';
+
+/**
+ * A PostgreSQL blip under load must never end the process (issue 10): the gateway runs as a real
+ * process whose database connections go through a TCP proxy that the test cuts and restores under
+ * 64 concurrent lookups, and whose backends the test terminates. PostgreSQL only: PGlite runs in
+ * the gateway's own process and has no connection to cut.
+ */
+const APP_NAME = 'onetrip-fault-suite';
+
+async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Polls /readyz every 50 ms; how long until it answered 200. */
+async function readyWithin(gw: ChildGateway, budgetMs: number): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const status = await fetch(`${gw.url}/readyz`).then((r) => r.status, () => 0);
+    if (status === 200) return performance.now() - started;
+    expect(gw.exit, gw.output()).toBeNull();
+    if (performance.now() - started > budgetMs) throw new Error(`not ready ${budgetMs} ms after the database came back:\n${gw.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Every answer is a 200 whose event is committed, or a 503 problem with no data; nothing is lost. */
+async function expectNothingLost(db: TestDatabase, answers: LoadAnswer[]) {
+  const unexpected = answers.filter((a) => !(a.status === 200 || (a.status === 503 && (a.code === 'AUDIT_UNAVAILABLE' || a.code === 'NOT_READY'))));
+  expect(unexpected.slice(0, 5), 'answers other than 200 and 503 AUDIT_UNAVAILABLE/NOT_READY').toEqual([]);
+  for (const a of answers.filter((x) => x.status === 503)) {
+    expect(a.problemJson).toBe(true);
+    expect(a.hasRecord).toBe(false);
+  }
+  const served = answers.filter((a) => a.status === 200);
+  const ids = served.map((a) => a.lookupId!);
+  const rows = ids.length === 0 ? [] : await db.db.selectFrom('audit_events').select(['id', 'case_id', 'outcome']).where('id', 'in', ids).execute();
+  const found = new Set(rows.map((r) => r.id));
+  const lost = served.filter((a) => !found.has(a.lookupId!));
+  expect(lost.map((a) => a.caseId), 'lookups answered 200 without a committed event').toEqual([]);
+  for (const r of rows) expect(r.outcome).toBe('ok');
+  return { served: served.length, refused: answers.length - served.length };
+}
+
+describe.runIf(process.env.TEST_DATABASE_URL)('a database blip under 64 concurrent lookups (PostgreSQL)', () => {
+  let db: TestDatabase;
+  let proxy: TcpProxy;
+  let gw: ChildGateway;
+  let token: string;
+  let person: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    proxy = await startTcpProxy({ host: new URL(db.url!).hostname, port: Number(new URL(db.url!).port || 5432) });
+    const viaProxy = new URL(db.url!);
+    viaProxy.port = String(proxy.port);
+    viaProxy.searchParams.set('application_name', APP_NAME);
+    gw = await startChildGateway({ DATABASE_URL: viaProxy.toString(), AUDIT_FLUSH_INTERVAL_MS: '2', ...UNLIMITED });
+    token = await gw.token('housing-fund-window');
+    person = gw.subjects.find((s) => s.kind === 'person' && s.holds.includes('household-registration'))!.id;
+  }, 90_000);
+
+  afterAll(async () => {
+    await gw?.stop();
+    await proxy?.close();
+    await db?.dispose();
+  });
+
+  it('stays up through five cuts of its TCP connections, answers 200 with the event or 503 with nothing, ready within 5 s', async () => {
+    const load = runLoad(gw, { token, person, workers: 64, prefix: 'CUT' });
+    const readyTimes: number[] = [];
+    try {
+      for (let round = 0; round < 5; round += 1) {
+        await load.until((answers) => answers.filter((a) => a.status === 200).length >= 64 * (round + 1));
+        proxy.cut();
+        await new Promise((r) => setTimeout(r, 400));
+        expect(gw.exit, gw.output()).toBeNull();
+        proxy.restore();
+        readyTimes.push(await readyWithin(gw, 5_000));
+      }
+      await load.until((answers) => answers.filter((a) => a.status === 200).length >= 64 * 6);
+    } finally {
+      await load.stop();
+    }
+    expect(gw.exit, gw.output()).toBeNull();
+    const answers = load.answers;
+    const { served, refused } = await expectNothingLost(db, answers);
+    expect(served).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
+    expect(Math.max(...readyTimes)).toBeLessThan(5_000);
+    expect(await verifyDatabase(db.db)).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('stays up when PostgreSQL terminates its backends mid-transaction, and serves again within 5 s', async () => {
+    const load = runLoad(gw, { token, person, workers: 64, prefix: 'TERM' });
+    let readyMs = 0;
+    try {
+      for (let round = 0; round < 3; round += 1) {
+        await load.until((answers) => answers.filter((a) => a.status === 200).length >= 64 * (round + 1));
+        const terminated = await withAdmin(async (c) => {
+          const res = await c.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [APP_NAME]);
+          return res.rowCount;
+        });
+        expect(terminated).toBeGreaterThan(0);
+        readyMs = Math.max(readyMs, await readyWithin(gw, 5_000));
+      }
+      await load.until((answers) => answers.filter((a) => a.status === 200).length >= 64 * 4);
+    } finally {
+      await load.stop();
+    }
+    expect(gw.exit, gw.output()).toBeNull();
+    const { served } = await expectNothingLost(db, load.answers);
+    expect(served).toBeGreaterThan(0);
+    expect(readyMs).toBeLessThan(5_000);
+    expect(await verifyDatabase(db.db)).toMatchObject({ ok: true });
+  }, 60_000);
+});
