@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rm } from 'node:fs/promises';
 import pg from 'pg';
+import { Agent, fetch } from 'undici';
 import { verifyDatabase } from '../../src/audit/verify.js';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { runLoad, UNLIMITED, type LoadAnswer } from './load.js';
+import { httpRequest, lookupJson, rawConnection, runLoad, UNLIMITED, untilMetric, untilRefused, type LoadAnswer } from './load.js';
 
 /**
  * A PostgreSQL blip under load must never end the process (issue 10): the gateway runs as a real
@@ -60,11 +62,12 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a database blip under 64 concurre
   let gw: ChildGateway;
   let token: string;
   let person: string;
+  let viaProxy: URL;
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
     proxy = await startTcpProxy({ host: new URL(db.url!).hostname, port: Number(new URL(db.url!).port || 5432) });
-    const viaProxy = new URL(db.url!);
+    viaProxy = new URL(db.url!);
     viaProxy.port = String(proxy.port);
     viaProxy.searchParams.set('application_name', APP_NAME);
     gw = await startChildGateway({ DATABASE_URL: viaProxy.toString(), AUDIT_FLUSH_INTERVAL_MS: '2', ...UNLIMITED });
@@ -74,6 +77,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a database blip under 64 concurre
 
   afterAll(async () => {
     await gw?.stop();
+    if (gw) await rm(gw.dataDir, { recursive: true, force: true });
     await proxy?.close();
     await db?.dispose();
   });
@@ -124,6 +128,57 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a database blip under 64 concurre
     const { served } = await expectNothingLost(db, load.answers);
     expect(served).toBeGreaterThan(0);
     expect(readyMs).toBeLessThan(5_000);
+    expect(await verifyDatabase(db.db)).toMatchObject({ ok: true });
+  }, 60_000);
+  it('loses no event of a 200 when the process is killed with SIGKILL under load, and starts again on the same chain', async () => {
+    const load = runLoad(gw, { token, person, workers: 64, prefix: 'KILL' });
+    await load.until((answers) => answers.filter((a) => a.status === 200).length >= 128);
+    gw.signal('SIGKILL');
+    expect((await gw.exited).signal).toBe('SIGKILL');
+    await load.stop();
+    // Restarted on the same database and data directory (demo credentials kept), flushing only
+    // every second so that the SIGTERM test below finds requests waiting for their group commit.
+    gw = await startChildGateway(
+      { DATABASE_URL: viaProxy.toString(), AUDIT_FLUSH_INTERVAL_MS: '1000', AUDIT_FLUSH_MAX_EVENTS: '1000', ...UNLIMITED },
+      { dataDir: gw.dataDir },
+    );
+    token = await gw.token('housing-fund-window');
+    const cut = load.answers.filter((a) => a.status === 0).length;
+    const { served } = await expectNothingLost(db, load.answers.filter((a) => a.status !== 0));
+    expect(served).toBeGreaterThanOrEqual(128);
+    expect(cut).toBeGreaterThan(0);
+    expect(await verifyDatabase(db.db)).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('on SIGTERM under 64 concurrent lookups completes those in flight with their events, refuses later ones with problem+json 503, exits 0', async () => {
+    // One keep-alive connection stays busy with a lookup across the SIGTERM: the request sent on it
+    // afterwards reaches the closing gateway (a new connection is refused by then).
+    const busy = rawConnection(gw.port);
+    busy.send(httpRequest('POST', '/v1/lookups', token, lookupJson(person, 'TERM-busy')));
+    const dispatcher = new Agent({ connections: 64 });
+    const inFlight = Promise.all(
+      Array.from({ length: 64 }, (_v, i) =>
+        fetch(`${gw.url}/v1/lookups`, { method: 'POST', dispatcher, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: lookupJson(person, `SIGTERM-${i}`) }).then(
+          async (res) => ({ status: res.status, body: (await res.json()) as { lookupId?: string } }),
+        ),
+      ),
+    );
+    await untilMetric(gw, 'onetrip_audit_pending_events', (v) => v >= 65);
+    gw.signal('SIGTERM');
+    await untilRefused(gw.port);
+    busy.send(httpRequest('GET', '/v1/catalog', token));
+    const answers = await inFlight;
+    const [first, second] = await busy.responses(2);
+    const exit = await gw.exited;
+    await dispatcher.close();
+
+    expect(answers.map((a) => a.status)).toEqual(Array(64).fill(200));
+    expect(first).toMatchObject({ status: 200 });
+    expect(second).toMatchObject({ status: 503, contentType: expect.stringMatching(/^application\/problem\+json/), body: { code: 'NOT_READY', status: 503 } });
+    const ids = [...answers.map((a) => a.body.lookupId!), (first!.body as { lookupId: string }).lookupId];
+    const rows = await db.db.selectFrom('audit_events').select('id').where('id', 'in', ids).execute();
+    expect(rows).toHaveLength(65);
+    expect(exit, gw.output()).toEqual({ code: 0, signal: null });
     expect(await verifyDatabase(db.db)).toMatchObject({ ok: true });
   }, 60_000);
 });

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Agent, fetch } from 'undici';
 import type { ChildGateway } from '../helpers/child-gateway.js';
 
@@ -46,7 +47,7 @@ export function runLoad(gw: ChildGateway, options: { token: string; person: stri
         const res = await fetch(`${gw.url}/v1/lookups`, {
           method: 'POST',
           headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ type: 'household-registration', subject: { kind: 'person', id: options.person }, purpose: 'housing-fund-withdrawal', caseId }),
+          body: lookupJson(options.person, caseId),
           dispatcher,
         });
         const body = (await res.json()) as Record<string, unknown>;
@@ -80,4 +81,97 @@ export function runLoad(gw: ChildGateway, options: { token: string; person: stri
       await dispatcher.close();
     },
   };
+}
+
+export function lookupJson(person: string, caseId: string): string {
+  return JSON.stringify({ type: 'household-registration', subject: { kind: 'person', id: person }, purpose: 'housing-fund-withdrawal', caseId });
+}
+
+export function httpRequest(method: string, path: string, token: string, body?: string): string {
+  const head = [`${method} ${path} HTTP/1.1`, 'host: 127.0.0.1', `authorization: Bearer ${token}`, 'connection: keep-alive'];
+  if (body !== undefined) head.push('content-type: application/json', `content-length: ${Buffer.byteLength(body)}`);
+  return `${head.join('\r\n')}\r\n\r\n${body ?? ''}`;
+}
+
+interface RawResponse {
+  status: number;
+  contentType: string;
+  body: unknown;
+}
+
+/**
+ * One HTTP/1.1 connection written by hand, so that a request can be sent on a connection that is
+ * busy while the gateway starts closing (fetch would open a new one, which is refused by then).
+ */
+export function rawConnection(port: number) {
+  const socket = net.connect(port, '127.0.0.1');
+  let data = Buffer.alloc(0);
+  let ended = false;
+  const changed: Array<() => void> = [];
+  const notify = () => changed.splice(0).forEach((f) => f());
+  socket.on('data', (chunk: Buffer) => {
+    data = Buffer.concat([data, chunk]);
+    notify();
+  });
+  socket.on('close', () => {
+    ended = true;
+    notify();
+  });
+  socket.on('error', () => undefined);
+  /** Complete responses so far (content-length framed, as Fastify sends JSON). */
+  const parse = (): RawResponse[] => {
+    const out: RawResponse[] = [];
+    let at = 0;
+    for (;;) {
+      const headEnd = data.indexOf('\r\n\r\n', at);
+      if (headEnd < 0) return out;
+      const head = data.subarray(at, headEnd).toString('latin1');
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (data.length < headEnd + 4 + length) return out;
+      const text = data.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8');
+      out.push({ status: Number(head.split(' ')[1]), contentType: /\r\ncontent-type: *([^\r]*)/i.exec(head)?.[1] ?? '', body: JSON.parse(text) });
+      at = headEnd + 4 + length;
+    }
+  };
+  return {
+    send: (text: string) => socket.write(text),
+    async responses(n: number, timeoutMs = 15_000): Promise<RawResponse[]> {
+      const deadline = Date.now() + timeoutMs;
+      while (parse().length < n && !ended && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          changed.push(resolve);
+          setTimeout(resolve, 100);
+        });
+      }
+      socket.destroy();
+      return parse();
+    },
+  };
+}
+
+/** Waits until a Prometheus gauge of the gateway satisfies `ok`. */
+export async function untilMetric(gw: ChildGateway, name: string, ok: (v: number) => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+    const value = Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    if (ok(value)) return;
+    if (Date.now() > deadline) throw new Error(`${name} is ${value} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Waits until the port refuses new connections (the gateway has stopped listening). */
+export async function untilRefused(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('connect', () => (s.destroy(), resolve(false)));
+      s.on('error', () => resolve(true));
+    });
+    if (refused) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} still accepts connections after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
