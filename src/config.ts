@@ -33,6 +33,10 @@ export interface Config {
   providerBreakerFailures: number;
   providerBreakerHalfOpenMs: number;
   revocationCheckMs: number;
+  /** AUDIT_CHECKPOINT_EVENTS: a signed checkpoint at least every this many audit events. */
+  auditCheckpointEvents: number;
+  /** AUDIT_CHECKPOINT_SECONDS: and at least this often while events arrive. */
+  auditCheckpointSeconds: number;
 }
 
 const schema = {
@@ -59,6 +63,8 @@ const schema = {
     PROVIDER_BREAKER_FAILURES: { type: 'integer', minimum: 1, default: 5 },
     PROVIDER_BREAKER_HALF_OPEN_MS: { type: 'integer', minimum: 100, default: 10000 },
     REVOCATION_CHECK_MS: { type: 'integer', minimum: 0, maximum: 5000, default: 2000 },
+    AUDIT_CHECKPOINT_EVENTS: { type: 'integer', minimum: 1, default: 1000 },
+    AUDIT_CHECKPOINT_SECONDS: { type: 'integer', minimum: 1, default: 60 },
   },
 } as const;
 
@@ -84,6 +90,8 @@ interface Env {
   PROVIDER_BREAKER_FAILURES: number;
   PROVIDER_BREAKER_HALF_OPEN_MS: number;
   REVOCATION_CHECK_MS: number;
+  AUDIT_CHECKPOINT_EVENTS: number;
+  AUDIT_CHECKPOINT_SECONDS: number;
 }
 
 /** Reads and validates the environment (or `data`, for tests); throws a readable error on bad values. */
@@ -117,6 +125,8 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     providerBreakerFailures: env.PROVIDER_BREAKER_FAILURES,
     providerBreakerHalfOpenMs: env.PROVIDER_BREAKER_HALF_OPEN_MS,
     revocationCheckMs: env.REVOCATION_CHECK_MS,
+    auditCheckpointEvents: env.AUDIT_CHECKPOINT_EVENTS,
+    auditCheckpointSeconds: env.AUDIT_CHECKPOINT_SECONDS,
     ...overrides,
   };
   return Object.freeze(config);

@@ -109,6 +109,14 @@ export interface AuditChainHeadTable {
   anchor_hash: string;
 }
 
+/** Signed tree heads (migrations/0004_audit_checkpoints.ts); append-only. */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  time: ColumnType<Date, string, never>;
+  jws: string;
+}
+
 export interface Database {
   departments: DepartmentsTable;
   clients: ClientsTable;
@@ -119,4 +127,5 @@ export interface Database {
   gateway_secrets: GatewaySecretsTable;
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
