@@ -351,7 +351,9 @@ export interface paths {
          *
          *     * An unfiltered export of a trail that was never archived starts at `seq` 1 and is verified from
          *       the genesis hash (64 zeros): no event in it was edited, removed, inserted or reordered. Add
-         *       `--head <seq>:<hash>` (the `head` of `GET /v1/audit/verify`) to prove nothing was cut off its end.
+         *       `--head <seq>:<hash>` (the `head` of `GET /v1/audit/verify`) to prove nothing was cut off its end,
+         *       and `--checkpoints checkpoints.ndjson [--jwks jwks.json]` (kept from `GET /v1/audit/checkpoints`)
+         *       to check it against the signed checkpoints.
          *     * After retention (older months archived) an unfiltered export starts just after the archive
          *       anchor. Without more information it is verified from its first event's own `prevHash`, which
          *       proves it is an unbroken piece of a chain but not where that piece sits; pass
