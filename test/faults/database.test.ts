@@ -6,7 +6,7 @@ import { verifyDatabase } from '../../src/audit/verify.js';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { httpRequest, lookupJson, rawConnection, runLoad, UNLIMITED, untilMetric, untilRefused, type LoadAnswer } from './load.js';
+import { httpRequest, lookupJson, metric, rawConnection, runLoad, UNLIMITED, untilRefused, untilSteady, type LoadAnswer } from './load.js';
 
 /**
  * A PostgreSQL blip under load must never end the process (issue 10): the gateway runs as a real
@@ -136,12 +136,8 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a database blip under 64 concurre
     gw.signal('SIGKILL');
     expect((await gw.exited).signal).toBe('SIGKILL');
     await load.stop();
-    // Restarted on the same database and data directory (demo credentials kept), flushing only
-    // every second so that the SIGTERM test below finds requests waiting for their group commit.
-    gw = await startChildGateway(
-      { DATABASE_URL: viaProxy.toString(), AUDIT_FLUSH_INTERVAL_MS: '1000', AUDIT_FLUSH_MAX_EVENTS: '1000', ...UNLIMITED },
-      { dataDir: gw.dataDir },
-    );
+    // Restarted on the same database and data directory (demo credentials kept).
+    gw = await startChildGateway({ DATABASE_URL: viaProxy.toString(), ...UNLIMITED }, { dataDir: gw.dataDir });
     token = await gw.token('housing-fund-window');
     const cut = load.answers.filter((a) => a.status === 0).length;
     const { served } = await expectNothingLost(db, load.answers.filter((a) => a.status !== 0));
@@ -153,6 +149,12 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a database blip under 64 concurre
   it('on SIGTERM under 64 concurrent lookups completes those in flight with their events, refuses later ones with problem+json 503, exits 0', async () => {
     // One keep-alive connection stays busy with a lookup across the SIGTERM: the request sent on it
     // afterwards reaches the closing gateway (a new connection is refused by then).
+    // The test holds the chain-head lock, so every lookup stays in flight, waiting for its group
+    // commit (the writer's queue fills up), until after the SIGTERM.
+    const lock = new pg.Client({ connectionString: db.url! });
+    await lock.connect();
+    await lock.query('begin');
+    await lock.query('select seq from audit_chain_head where id = 1 for update');
     const busy = rawConnection(gw.port);
     busy.send(httpRequest('POST', '/v1/lookups', token, lookupJson(person, 'TERM-busy')));
     const dispatcher = new Agent({ connections: 64 });
@@ -163,10 +165,14 @@ describe.runIf(process.env.TEST_DATABASE_URL)('a database blip under 64 concurre
         ),
       ),
     );
-    await untilMetric(gw, 'onetrip_audit_pending_events', (v) => v >= 65);
+    // Two batches wait for the lock; the other events queue behind them. Once the queue is still
+    // for half a second every request has arrived.
+    await untilSteady(() => metric(gw, 'onetrip_audit_pending_events'), (v) => v >= 50, 500);
     gw.signal('SIGTERM');
     await untilRefused(gw.port);
     busy.send(httpRequest('GET', '/v1/catalog', token));
+    await lock.query('commit');
+    await lock.end();
     const answers = await inFlight;
     const [first, second] = await busy.responses(2);
     const exit = await gw.exited;

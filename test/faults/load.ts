@@ -149,15 +149,27 @@ export function rawConnection(port: number) {
   };
 }
 
-/** Waits until a Prometheus gauge of the gateway satisfies `ok`. */
-export async function untilMetric(gw: ChildGateway, name: string, ok: (v: number) => boolean, timeoutMs = 10_000): Promise<void> {
+/** The value of one Prometheus gauge of the gateway (NaN when absent). */
+export async function metric(gw: ChildGateway, name: string): Promise<number> {
+  const text = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+/** Waits until `read()` satisfies `ok` and has not changed for `steadyMs`. */
+export async function untilSteady(read: () => Promise<number>, ok: (v: number) => boolean, steadyMs: number, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last = NaN;
+  let since = Date.now();
   for (;;) {
-    const text = await fetch(`${gw.url}/metrics`).then((r) => r.text());
-    const value = Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-    if (ok(value)) return;
-    if (Date.now() > deadline) throw new Error(`${name} is ${value} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
+    const value = await read();
+    if (value !== last) {
+      last = value;
+      since = Date.now();
+    } else if (ok(value) && Date.now() - since >= steadyMs) {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`value ${value} not steady and acceptable after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
