@@ -59,7 +59,8 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     // itself, the caller answers 503, and the pool discards the client when it is released
     // (it is no longer queryable).
     const onError = options.onConnectionError ?? (() => undefined);
-    pool.on('error', (err) => onError(err));
+    // The pool re-emits an idle client's error, already reported by the client's own listener.
+    pool.on('error', () => undefined);
     pool.on('connect', (client) => {
       client.on('error', (err) => onError(err));
     });
