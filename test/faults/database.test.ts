@@ -11,8 +11,10 @@ import { httpRequest, lookupJson, metric, rawConnection, runLoad, UNLIMITED, unt
 /**
  * A PostgreSQL blip under load must never end the process (issue 10): the gateway runs as a real
  * process whose database connections go through a TCP proxy that the test cuts and restores under
- * 64 concurrent lookups, and whose backends the test terminates. PostgreSQL only: PGlite runs in
- * the gateway's own process and has no connection to cut.
+ * 64 concurrent lookups, and whose backends the test terminates. Then the same process is killed
+ * with SIGKILL under load and restarted on the same chain, and finally stopped with SIGTERM while 64
+ * lookups are in flight. PostgreSQL only: PGlite runs in the gateway's own process and has no
+ * connection to cut.
  */
 const APP_NAME = 'onetrip-fault-suite';
 
@@ -56,7 +58,7 @@ async function expectNothingLost(db: TestDatabase, answers: LoadAnswer[]) {
   return { served: served.length, refused: answers.length - served.length };
 }
 
-describe.runIf(process.env.TEST_DATABASE_URL)('a database blip under 64 concurrent lookups (PostgreSQL)', () => {
+describe.runIf(process.env.TEST_DATABASE_URL)('faults under 64 concurrent lookups: database blips, kill -9, SIGTERM (PostgreSQL, gateway as a child process)', () => {
   let db: TestDatabase;
   let proxy: TcpProxy;
   let gw: ChildGateway;
