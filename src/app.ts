@@ -14,7 +14,8 @@ import adaptersPlugin from './plugins/adapters.js';
 import auditPlugin from './plugins/audit.js';
 import authPlugin from './plugins/auth.js';
 import dbPlugin from './plugins/db.js';
-import errorsPlugin from './plugins/errors.js';
+import errorsPlugin, { sendProblem } from './plugins/errors.js';
+import { problem } from './errors.js';
 import metricsPlugin from './plugins/metrics.js';
 import objectionsPlugin from './plugins/objections.js';
 import objectionRoutes from './objections/routes.js';
@@ -62,7 +63,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
         strict: false,
       },
     },
-    return503OnClosing: true,
+    // Requests refused while closing get a problem+json 503 from the hook below instead.
+    return503OnClosing: false,
   });
 
   const doc: OpenApiDocument = loadGatewayDocument();
@@ -70,6 +72,23 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.addSchema(sharedSchema(doc));
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', String(request.id));
+  });
+  // Closing (SIGTERM): requests already in flight complete and their events are flushed; a request
+  // that still arrives (on a busy keep-alive connection, pipelined) is refused with problem+json
+  // NOT_READY before any handler, token check or audit write runs, and its connection is closed.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close').header('retry-after', '1');
+    return sendProblem(reply, request, problem('NOT_READY', 'the gateway is shutting down; retry shortly (another replica may answer)'));
+  });
+  // server.close() only closes the connections idle at that moment: one that falls idle after its
+  // in-flight answer is closed at once, instead of holding the shutdown open for its keep-alive timeout.
+  app.addHook('onResponse', async () => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
 
   await app.register(

@@ -35,6 +35,10 @@ export interface Config {
   revocationCheckMs: number;
   /** How long a consent request stays open for the subject's decision, and an approval for its use. */
   consentTtlHours: number;
+  /** AUDIT_CHECKPOINT_EVENTS: a signed checkpoint at least every this many audit events. */
+  auditCheckpointEvents: number;
+  /** AUDIT_CHECKPOINT_SECONDS: and at least this often while events arrive. */
+  auditCheckpointSeconds: number;
 }
 
 const schema = {
@@ -62,6 +66,8 @@ const schema = {
     PROVIDER_BREAKER_HALF_OPEN_MS: { type: 'integer', minimum: 100, default: 10000 },
     REVOCATION_CHECK_MS: { type: 'integer', minimum: 0, maximum: 5000, default: 2000 },
     CONSENT_TTL_HOURS: { type: 'integer', minimum: 1, maximum: 8760, default: 168 },
+    AUDIT_CHECKPOINT_EVENTS: { type: 'integer', minimum: 1, default: 1000 },
+    AUDIT_CHECKPOINT_SECONDS: { type: 'integer', minimum: 1, default: 60 },
   },
 } as const;
 
@@ -88,6 +94,8 @@ interface Env {
   PROVIDER_BREAKER_HALF_OPEN_MS: number;
   REVOCATION_CHECK_MS: number;
   CONSENT_TTL_HOURS: number;
+  AUDIT_CHECKPOINT_EVENTS: number;
+  AUDIT_CHECKPOINT_SECONDS: number;
 }
 
 /** Reads and validates the environment (or `data`, for tests); throws a readable error on bad values. */
@@ -122,6 +130,8 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     providerBreakerHalfOpenMs: env.PROVIDER_BREAKER_HALF_OPEN_MS,
     revocationCheckMs: env.REVOCATION_CHECK_MS,
     consentTtlHours: env.CONSENT_TTL_HOURS,
+    auditCheckpointEvents: env.AUDIT_CHECKPOINT_EVENTS,
+    auditCheckpointSeconds: env.AUDIT_CHECKPOINT_SECONDS,
     ...overrides,
   };
   return Object.freeze(config);

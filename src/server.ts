@@ -5,6 +5,7 @@ import type { JSONWebKeySet } from 'jose';
 import { checkAdapterUrl } from './adapters/allowed-hosts.js';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
+import { isDatabaseUnavailable } from './db/unavailable.js';
 import { DEMO_DEPARTMENTS, DEMO_SHOWCASE_PERSON_INDEX } from './demo/data.js';
 import { demoProviderPort, startDemoProviders } from './demo/providers.js';
 import { registerDemoProviders, seedDemo, type DemoCredential } from './demo/seed.js';
@@ -28,7 +29,14 @@ async function main() {
       ? externalDemoProviders(config.demoProvidersUrl)
       : await startDemoProviders({ issuer: config.publicUrl, jwks: async () => app.keyring.jwks() as JSONWebKeySet });
 
-  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+  // A lost database connection that surfaces as a rejected promise nobody awaited is logged and the
+  // gateway keeps serving (a failover must not take every replica down, issue 10); any other
+  // unhandled rejection is rethrown and closes the process gracefully, as an uncaught exception does.
+  process.on('unhandledRejection', (reason) => {
+    if (!isDatabaseUnavailable(reason)) throw reason;
+    app.log.error({ err: reason }, 'unhandled database connection error; still serving');
+  });
+  closeWithGrace({ delay: 10_000, skip: ['unhandledRejection'] }, async ({ err, signal }) => {
     if (err) app.log.error({ err }, 'closing after an error');
     else app.log.info({ signal }, 'closing: flushing audit events');
     await app.close();

@@ -94,13 +94,15 @@ async function dropArchived(db: DB, cutoff: Date, previousAnchor: ChainPoint, an
     if (Number(again.n) !== events || Number(again.max) !== anchor.seq) {
       throw new RetentionError('events older than the cutoff changed while archiving; run again');
     }
+    // The anchor moves first: the database lets only the transaction that moved it detach or drop
+    // audit partitions (event trigger of migrations/0004_audit_checkpoints.ts).
+    await trx.updateTable('audit_chain_head').set({ anchor_seq: anchor.seq, anchor_hash: anchor.hash }).where('id', '=', 1).execute();
     const partitions = await oldPartitions(trx, cutoff);
     for (const name of partitions) {
       await sql`alter table audit_events detach partition ${sql.id(name)}`.execute(trx);
       await sql`drop table ${sql.id(name)}`.execute(trx);
     }
     const moved = await rebuildDefaultPartition(trx, cutoff);
-    await trx.updateTable('audit_chain_head').set({ anchor_seq: anchor.seq, anchor_hash: anchor.hash }).where('id', '=', 1).execute();
     return { dropped: partitions, rerouted: moved };
   });
 }

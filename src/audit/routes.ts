@@ -3,6 +3,7 @@ import { problem } from '../errors.js';
 import { problems, ref } from '../openapi.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject } from '../subjects/index.js';
+import { listCheckpoints } from './checkpoints.js';
 import type { AuditAction, AuditOutcome } from './event.js';
 import { EXPORT_MEDIA_TYPES, exportStream, negotiateExportFormat } from './export.js';
 import { decodeCursor, searchEvents, type AuditQueryFilters } from './query.js';
@@ -133,6 +134,27 @@ export default async function auditRoutes(app: FastifyInstance) {
       const { anchor, ...rest } = await verifyDatabase(app.db);
       if (!rest.ok) request.log.error({ firstBrokenSeq: rest.firstBrokenSeq, reason: rest.reason }, 'the audit chain does not verify');
       return anchor.seq > 0 ? { ...rest, anchor } : rest;
+    },
+  );
+
+  // Query strings are not type-coerced (app.ts): numbers arrive as digit strings.
+  app.get<{ Querystring: { after?: string; limit?: string } }>(
+    '/v1/audit/checkpoints',
+    {
+      onRequest: auditor,
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { after: { type: 'string', pattern: '^[0-9]{1,15}$' }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' } },
+          additionalProperties: false,
+        },
+        response: { 200: ref('AuditCheckpointsResponse'), ...problems(400, 401, 403, 429, 503) },
+      },
+    },
+    async (request) => {
+      const limit = Number(request.query.limit ?? 100);
+      if (limit < 1 || limit > 1000) throw problem('VALIDATION_FAILED', 'querystring/limit must be between 1 and 1000');
+      return { checkpoints: await listCheckpoints(app.db, { after: Number(request.query.after ?? 0), limit }) };
     },
   );
 

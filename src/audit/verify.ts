@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
 import { ChainVerifier, GENESIS_HASH, type ChainPoint, type ChainVerdict } from './chain.js';
+import { CHECKPOINT_JWS_TYPE, checkpointPayload, latestCheckpoint, listCheckpoints, type Checkpoint } from './checkpoints.js';
 import type { AuditEvent } from './event.js';
 import { scanEvents } from './query.js';
 import { readChainHead } from './repository.js';
@@ -10,6 +11,8 @@ import { readChainHead } from './repository.js';
 export interface DatabaseVerdict extends ChainVerdict {
   /** Where the check started: genesis (seq 0), or the last archived event. */
   anchor: ChainPoint;
+  /** The latest signed checkpoint, which the head must not be behind. */
+  latestCheckpoint: { seq: number; hash: string; time: string } | null;
 }
 
 /**
@@ -18,16 +21,39 @@ export interface DatabaseVerdict extends ChainVerdict {
  * left for the next check.
  */
 export async function verifyDatabase(db: DB, options: { pageSize?: number } = {}): Promise<DatabaseVerdict> {
+  // The latest checkpoint is read before the head: the head only moves forward, so a head read
+  // after it that is behind it was moved back (a cut tail), never a checkpoint written meanwhile.
+  const latest = await latestCheckpoint(db);
   const head = await readChainHead(db);
+  const latestCheckpointOut = latest ? { seq: latest.seq, hash: latest.hash, time: latest.time } : null;
+  const checkpoints = new Map((await listCheckpoints(db, { after: head.anchor.seq, upTo: head.seq })).map((c) => [c.seq, c.hash]));
   const verifier = new ChainVerifier(head.anchor);
+  let mismatch: { seq: number; reason: string } | null = null;
   const pages = scanEvents(db, {}, { afterSeq: head.anchor.seq, upToSeq: head.seq, pageSize: options.pageSize ?? 2000 });
-  for await (const page of pages) for (const event of page) verifier.push(event);
-  const verdict = verifier.result({ seq: head.seq, hash: head.hash });
-  if (verdict.ok) {
-    const stray = await strayEvent(db);
-    if (stray) return { ...verdict, ok: false, firstBrokenSeq: stray.seq, reason: stray.reason, anchor: head.anchor };
+  for await (const page of pages) {
+    for (const event of page) {
+      verifier.push(event);
+      const signed = checkpoints.get(Number(event.seq));
+      if (!mismatch && signed !== undefined && signed !== event.hash) {
+        mismatch = { seq: Number(event.seq), reason: `the event at seq ${event.seq} does not match the signed checkpoint at that seq: the chain was rewritten` };
+      }
+    }
   }
-  return { ...verdict, anchor: head.anchor };
+  const verdict = verifier.result({ seq: head.seq, hash: head.hash });
+  const out = { ...verdict, anchor: head.anchor, latestCheckpoint: latestCheckpointOut };
+  if (!verdict.ok) return out;
+  if (latest && latest.seq > head.seq) {
+    return {
+      ...out,
+      ok: false,
+      firstBrokenSeq: head.seq + 1,
+      reason: `the chain head (seq ${head.seq}) is behind the latest signed checkpoint (seq ${latest.seq}): events ${head.seq + 1}..${latest.seq} were cut from the end`,
+    };
+  }
+  if (mismatch) return { ...out, ok: false, firstBrokenSeq: mismatch.seq, reason: mismatch.reason };
+  const stray = await strayEvent(db);
+  if (stray) return { ...out, ok: false, firstBrokenSeq: stray.seq, reason: stray.reason };
+  return out;
 }
 
 /**
@@ -63,6 +89,10 @@ export interface FileVerdict extends ChainVerdict {
   /** 1-based line of the first problem, when there is one (within `file`, when read from files). */
   line?: number;
   file?: string;
+  /** The problem is at the end: events missing after the file's last line (head or checkpoint ahead). */
+  atEnd?: boolean;
+  /** Signed checkpoints that lay within the file and matched its events. */
+  checkpointsMatched?: number;
 }
 
 export interface FileVerifyOptions {
@@ -70,6 +100,8 @@ export interface FileVerifyOptions {
   anchor?: ChainPoint;
   /** Where it must end (e.g. `head` from GET /v1/audit/verify); catches events cut off the end. */
   expectHead?: ChainPoint;
+  /** Signed checkpoints kept by the auditor: each within the file must match its event, none may lie past its end. */
+  checkpoints?: readonly Checkpoint[];
 }
 
 /**
@@ -88,6 +120,9 @@ export async function verifyNdjson(lines: AsyncIterable<string>, options: FileVe
   let unreadable: { seq: number; reason: string } | null = null;
   let skipped = 0;
   let lastSeq = anchor?.seq ?? 0;
+  const checkpoints = new Map((options.checkpoints ?? []).map((c) => [c.seq, c.hash]));
+  let matched = 0;
+  let mismatch: { seq: number; line: number } | null = null;
   for await (const raw of lines) {
     lineNo += 1;
     if (raw.trim() === '') continue;
@@ -112,13 +147,69 @@ export async function verifyNdjson(lines: AsyncIterable<string>, options: FileVe
     }
     verifier.push(event);
     if (brokenLine === undefined && verifier.result().firstBrokenSeq !== undefined) brokenLine = lineNo;
+    const signed = checkpoints.get(Number(event.seq));
+    if (signed !== undefined && brokenLine === undefined) {
+      if (signed === event.hash) matched += 1;
+      else if (!mismatch) mismatch = { seq: Number(event.seq), line: lineNo };
+    }
     lastSeq = event.seq;
   }
   const start = anchor ?? { seq: 0, hash: GENESIS_HASH };
-  const verdict = (verifier ?? new ChainVerifier(start)).result(options.expectHead);
+  const verdict = (verifier ?? new ChainVerifier(start)).result();
   const out: FileVerdict = { ...verdict, checked: verdict.checked + skipped, anchor: start, anchored: anchored || verifier === null };
+  if (options.expectHead) out.head = options.expectHead;
   if (unreadable) Object.assign(out, { ok: false, firstBrokenSeq: unreadable.seq, reason: unreadable.reason });
-  if (!out.ok) out.line = brokenLine ?? lineNo + 1;
+  if (!out.ok) {
+    out.line = brokenLine ?? lineNo + 1;
+    return out;
+  }
+  if (options.checkpoints) out.checkpointsMatched = matched;
+  const end = verdict.head;
+  if (mismatch) {
+    return Object.assign(out, { ok: false, firstBrokenSeq: mismatch.seq, line: mismatch.line, reason: `the event at seq ${mismatch.seq} does not match the signed checkpoint at that seq` });
+  }
+  const head = options.expectHead;
+  if (head && head.seq > end.seq) return endProblem(out, end.seq, `the file ends at seq ${end.seq} but the head says ${head.seq}: ${missing(end.seq + 1, head.seq)} missing at the end`);
+  if (head && head.seq < end.seq) return endProblem(out, head.seq + 1, `the file goes on past the head (seq ${head.seq}) to seq ${end.seq}`);
+  if (head && head.hash !== end.hash) return endProblem(out, end.seq, `the file ends at seq ${end.seq} as the head does, but with another hash`);
+  const lastSigned = Math.max(0, ...checkpoints.keys());
+  if (lastSigned > end.seq) {
+    return endProblem(out, end.seq + 1, `the file ends at seq ${end.seq} but a signed checkpoint says ${lastSigned}: ${missing(end.seq + 1, lastSigned)} missing at the end`);
+  }
+  return out;
+}
+
+function missing(from: number, to: number): string {
+  return from === to ? `event ${from} is` : `events ${from}..${to} are`;
+}
+
+function endProblem(out: FileVerdict, firstBrokenSeq: number, reason: string): FileVerdict {
+  return Object.assign(out, { ok: false, firstBrokenSeq, reason, atEnd: true });
+}
+
+/**
+ * Reads an NDJSON file of checkpoints (as GET /v1/audit/checkpoints lists them). Each one's JWS
+ * must carry the seq and hash it is listed with; the signature itself is checked against a JWKS
+ * when one is given to the CLI.
+ */
+export async function readCheckpointsFile(file: string): Promise<Checkpoint[]> {
+  const out: Checkpoint[] = [];
+  let lineNo = 0;
+  for await (const line of createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity })) {
+    lineNo += 1;
+    if (line.trim() === '') continue;
+    let c: Checkpoint;
+    try {
+      c = JSON.parse(line) as Checkpoint;
+    } catch {
+      throw new Error(`${file} line ${lineNo} is not a JSON checkpoint`);
+    }
+    const payload = typeof c.jws === 'string' ? checkpointPayload(c.jws) : null;
+    if (!Number.isSafeInteger(c.seq) || typeof c.hash !== 'string' || !payload || payload.seq !== c.seq || payload.hash !== c.hash || payload.typ !== CHECKPOINT_JWS_TYPE) {
+      throw new Error(`${file} line ${lineNo}: not a checkpoint whose JWS (${CHECKPOINT_JWS_TYPE}) carries its seq and hash`);
+    }
+    out.push(c);
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 import type { DB } from '../db/index.js';
 import { problem } from '../errors.js';
 import { chainEvents, type ChainPoint } from './chain.js';
+import type { Checkpointer } from './checkpoints.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
 import { appendEvents, appendEventsIfHead, ensureMonthPartition, lockChainHeadDurably } from './repository.js';
 import { storable } from './storable.js';
@@ -17,6 +18,11 @@ export interface AuditWriterOptions {
    * not leave the database idle between two flushes.
    */
   maxInFlight?: number;
+  /**
+   * Signed checkpoints (src/audit/checkpoints.ts), written in a batch's own transaction under the
+   * chain-head lock: a batch for which one is due skips the unlocked fast path.
+   */
+  checkpoints?: Pick<Checkpointer, 'due' | 'afterChained' | 'forget'>;
 }
 
 export type FlushListener = (info: { events: number; ok: boolean; ms: number }) => void;
@@ -144,6 +150,7 @@ export class AuditWriter implements AuditSink {
       this.notify({ events: batch.length, ok: true, ms: performance.now() - started });
     } catch (err) {
       this.expected = null;
+      this.options.checkpoints?.forget();
       this.options.logger.error({ err, events: batch.length }, 'audit batch could not be committed; no data released');
       const failure = problem('AUDIT_UNAVAILABLE', 'the audit event could not be made durable; no data was released', { cause: err });
       for (const p of batch) p.reject(failure);
@@ -158,6 +165,7 @@ export class AuditWriter implements AuditSink {
   private async writeIfHeadExpected(batch: Pending[]): Promise<AuditEvent[] | null> {
     const expected = this.expected;
     if (!expected || batch.some((p) => !this.knownMonths.has(p.input.time.slice(0, 7)))) return null;
+    if (this.options.checkpoints?.due(expected.seq + batch.length)) return null;
     const chained = chainEvents(expected, batch.map((p) => p.input));
     const last = chained[chained.length - 1]!;
     this.expected = { seq: last.seq, hash: last.hash }; // the next batch may chain on this one at once
@@ -183,6 +191,7 @@ export class AuditWriter implements AuditSink {
         const chained = chainEvents(head, batch.map((p) => p.input));
         const last = chained[chained.length - 1]!;
         await appendEvents(trx, chained, { seq: last.seq, hash: last.hash });
+        await this.options.checkpoints?.afterChained(trx, { seq: last.seq, hash: last.hash });
         return chained;
       });
       // Only a committed partition is known to exist.

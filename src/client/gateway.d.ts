@@ -454,7 +454,9 @@ export interface paths {
          *
          *     * An unfiltered export of a trail that was never archived starts at `seq` 1 and is verified from
          *       the genesis hash (64 zeros): no event in it was edited, removed, inserted or reordered. Add
-         *       `--head <seq>:<hash>` (the `head` of `GET /v1/audit/verify`) to prove nothing was cut off its end.
+         *       `--head <seq>:<hash>` (the `head` of `GET /v1/audit/verify`) to prove nothing was cut off its end,
+         *       and `--checkpoints checkpoints.ndjson [--jwks jwks.json]` (kept from `GET /v1/audit/checkpoints`)
+         *       to check it against the signed checkpoints.
          *     * After retention (older months archived) an unfiltered export starts just after the archive
          *       anchor. Without more information it is verified from its first event's own `prevHash`, which
          *       proves it is an unbroken piece of a chain but not where that piece sits; pass
@@ -496,8 +498,43 @@ export interface paths {
          *     event; the archive files verify offline up to it. Events committed while the check runs lie past the
          *     `head` it read and are left for the next check. Answers `200` also when the chain is broken — read
          *     `ok`. `npm run cli -- audit verify` runs the same check against the database. Role: `auditor`.
+         *
+         *     Signed checkpoints (`GET /v1/audit/checkpoints`) are checked too: `ok` is false when the event at a
+         *     checkpoint's `seq` does not have the checkpoint's `hash` (the chain was rewritten), or when the head is
+         *     behind `latestCheckpoint` (events were deleted from the end and the head moved back — a cut tail,
+         *     which the chain alone cannot show). `latestCheckpoint` is null until the first one is written.
          */
         get: operations["verifyAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Signed checkpoints of the audit chain
+         * @description Signed tree heads, as in Certificate Transparency: every `AUDIT_CHECKPOINT_EVENTS` events (default
+         *     1000), or every `AUDIT_CHECKPOINT_SECONDS` seconds (default 60) while events arrive, the replica that
+         *     commits a batch signs the chain head in that batch's transaction. `jws` is a compact JWS (EdDSA,
+         *     header `typ: onetrip-checkpoint+jws`, `kid` of a key in `GET /.well-known/jwks.json`) over
+         *     `{seq, hash, time, iss}`. Checkpoints are append-only in the database.
+         *
+         *     Keep copies outside the gateway (e.g. fetch new ones every hour with `after` = the last `seq` you
+         *     hold, and store them as NDJSON, one checkpoint per line). Then
+         *     `npm run cli -- audit verify --file export.ndjson --checkpoints checkpoints.ndjson [--jwks jwks.json]`
+         *     proves an export was neither rewritten nor cut short, and `GET /v1/audit/verify` reports a database
+         *     whose head went back behind a checkpoint. Oldest first, `seq` greater than `after`. Role: `auditor`.
+         */
+        get: operations["listAuditCheckpoints"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1572,6 +1609,31 @@ export interface components {
                 seq: number;
                 hash: string;
             };
+            /** @description The latest signed checkpoint (`GET /v1/audit/checkpoints`); null before the first. */
+            latestCheckpoint: components["schemas"]["AuditCheckpointHead"] | null;
+        };
+        AuditCheckpointHead: {
+            seq: number;
+            hash: string;
+            /**
+             * Format: date-time
+             * @description When the checkpoint was signed.
+             */
+            time: string;
+        };
+        AuditCheckpoint: {
+            seq: number;
+            hash: string;
+            /**
+             * Format: date-time
+             * @description When the checkpoint was signed.
+             */
+            time: string;
+            /** @description Compact JWS (EdDSA, `typ: onetrip-checkpoint+jws`) over `{seq, hash, time, iss}`. */
+            jws: string;
+        };
+        AuditCheckpointsResponse: {
+            checkpoints: components["schemas"]["AuditCheckpoint"][];
         };
         SubjectAccessesRequest: {
             subject: components["schemas"]["SubjectInput"];
@@ -2459,6 +2521,36 @@ export interface operations {
                     "application/json": components["schemas"]["AuditVerifyResponse"];
                 };
             };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAuditCheckpoints: {
+        parameters: {
+            query?: {
+                /** @description Only checkpoints with a greater `seq` (default 0). */
+                after?: string;
+                /** @description At most this many, 1–1000 (default 100). */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The checkpoints, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditCheckpointsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];

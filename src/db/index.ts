@@ -27,6 +27,8 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** Initialised data directory to start a new PGlite database from (see pglite-template.ts). */
   template?: Blob | null;
+  /** Told of a lost connection (PostgreSQL); the query that used it has already failed. */
+  onConnectionError?: (err: Error) => void;
 }
 
 async function hasDataDir(dir: string): Promise<boolean> {
@@ -49,8 +51,19 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
           oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
       },
     });
-    // An idle client that loses its server must not crash the process; the next query reports it.
-    pool.on('error', () => {});
+    // A connection lost under load (failover, pg_terminate_backend, a cut network) must never end
+    // the process (issue 10). pg-pool listens for 'error' only on idle clients and removes that
+    // listener while a client is checked out (Kysely holds one for each query and transaction);
+    // an 'error' emitted then has no listener and is thrown as an uncaught exception. So every
+    // client gets a listener of its own for its whole life: the query in flight is rejected by pg
+    // itself, the caller answers 503, and the pool discards the client when it is released
+    // (it is no longer queryable).
+    const onError = options.onConnectionError ?? (() => undefined);
+    // The pool re-emits an idle client's error, already reported by the client's own listener.
+    pool.on('error', () => undefined);
+    pool.on('connect', (client) => {
+      client.on('error', (err) => onError(err));
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', close: () => db.destroy() };
   }

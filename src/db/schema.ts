@@ -155,6 +155,14 @@ export interface ObjectionsTable {
   resolved_at: Timestamp | null;
 }
 
+/** Signed tree heads (migrations/0004_audit_checkpoints.ts); append-only. */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  time: ColumnType<Date, string, never>;
+  jws: string;
+}
+
 export interface Database {
   departments: DepartmentsTable;
   clients: ClientsTable;
@@ -167,4 +175,5 @@ export interface Database {
   audit_chain_head: AuditChainHeadTable;
   consents: ConsentsTable;
   objections: ObjectionsTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }

@@ -2,6 +2,7 @@ import { hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuditAction, AuditEvent, AuditEventInput } from '../audit/event.js';
+import { Checkpointer, signCheckpoint } from '../audit/checkpoints.js';
 import { AuditWriter, type AuditSink } from '../audit/writer.js';
 import type { AppError } from '../errors.js';
 import { maskSubjectId, parseSubject, subjectHmac } from '../subjects/index.js';
@@ -47,6 +48,10 @@ async function auditPlugin(app: FastifyInstance) {
     maxEvents: app.config.auditFlushMaxEvents,
     intervalMs: app.config.auditFlushIntervalMs,
     logger: app.log,
+    checkpoints: new Checkpointer(
+      { everyEvents: app.config.auditCheckpointEvents, everySeconds: app.config.auditCheckpointSeconds },
+      (head, time) => signCheckpoint(app.keyring.current, app.config.publicUrl, head, time),
+    ),
   });
 
   const describeSubject: Audit['describeSubject'] = (subject) => {
@@ -143,4 +148,4 @@ declare module 'fastify' {
   }
 }
 
-export default fp(auditPlugin, { name: 'audit', fastify: '5.x', dependencies: ['config', 'db', 'errors'] });
+export default fp(auditPlugin, { name: 'audit', fastify: '5.x', dependencies: ['config', 'db', 'errors', 'auth'] });

@@ -11,7 +11,12 @@ export interface DbPluginOptions {
 
 async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions) {
   const handle =
-    opts.handle ?? (await createDatabase({ url: app.config.databaseUrl, pgliteDir: app.config.pgliteDir }));
+    opts.handle ??
+    (await createDatabase({
+      url: app.config.databaseUrl,
+      pgliteDir: app.config.pgliteDir,
+      onConnectionError: (err) => app.log.warn({ err }, 'a database connection was lost; requests using it answer 503'),
+    }));
   if (opts.migrate) await migrateToLatest(handle.db);
   app.decorate('db', handle.db);
   app.decorate('dbKind', handle.kind);

@@ -173,7 +173,13 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
   it('verifies the chain up to the stored head', async () => {
     const verdict = await verifyApi(gw, auditor);
     const head = await gw.db.db.selectFrom('audit_chain_head').selectAll().executeTakeFirstOrThrow();
-    expect(verdict).toEqual({ ok: true, checked: Number(head.seq), head: { seq: Number(head.seq), hash: head.hash } });
+    const latest = await gw.db.db.selectFrom('audit_checkpoints').select(['seq', 'hash']).orderBy('seq', 'desc').executeTakeFirstOrThrow();
+    expect(verdict).toEqual({
+      ok: true,
+      checked: Number(head.seq),
+      head: { seq: Number(head.seq), hash: head.hash },
+      latestCheckpoint: { seq: Number(latest.seq), hash: latest.hash, time: expect.any(String) },
+    });
   });
 
   it('shows the portal who accessed a person, with names, excluding audit reads', async () => {
