@@ -18,6 +18,7 @@ import errorsPlugin from './plugins/errors.js';
 import metricsPlugin from './plugins/metrics.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import registryPlugin from './plugins/registry.js';
+import unauthLimitPlugin from './plugins/unauth-limit.js';
 import adminRoutes from './registry/admin-routes.js';
 import catalogRoutes from './registry/catalog-routes.js';
 import { loggerOptions } from './logging.js';
@@ -57,6 +58,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
       },
     },
     return503OnClosing: true,
+    // request.ip is the client named in X-Forwarded-For only when the peer is a listed proxy (TRUST_PROXY).
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   });
 
   const doc: OpenApiDocument = loadGatewayDocument();
@@ -82,6 +85,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(registryPlugin);
   await app.register(adaptersPlugin);
   await app.register(rateLimitPlugin);
+  await app.register(unauthLimitPlugin);
   await app.register(metricsPlugin);
   if (options.beforeRoutes) await options.beforeRoutes(app);
 

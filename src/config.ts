@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { envSchema } from 'env-schema';
 
 /**
@@ -20,6 +21,10 @@ export interface Config {
   redisUrl: string | null;
   logLevel: string;
   rateLimitPerMinute: number;
+  /** Requests per address and minute that carry no valid token (issue 10.2); see src/plugins/unauth-limit.ts. */
+  unauthRateLimitPerMinute: number;
+  /** Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: none, request.ip is the peer. */
+  trustProxy: string[];
   /** Prefix of the rate-limit counters in Redis (not an environment variable; tests isolate runs with it). */
   rateLimitNamespace: string;
   adapterAllowedHosts: string;
@@ -48,6 +53,8 @@ const schema = {
     REDIS_URL: { type: 'string' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 600 },
+    UNAUTH_RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 120 },
+    TRUST_PROXY: { type: 'string', default: '' },
     ADAPTER_ALLOWED_HOSTS: { type: 'string', default: '127.0.0.1,localhost,::1' },
     AUDIT_HMAC_KEY: { type: 'string', minLength: 32 },
     PUBLIC_URL: { type: 'string' },
@@ -73,6 +80,8 @@ interface Env {
   REDIS_URL?: string;
   LOG_LEVEL: string;
   RATE_LIMIT_PER_MINUTE: number;
+  UNAUTH_RATE_LIMIT_PER_MINUTE: number;
+  TRUST_PROXY: string;
   ADAPTER_ALLOWED_HOSTS: string;
   AUDIT_HMAC_KEY?: string;
   PUBLIC_URL?: string;
@@ -105,6 +114,8 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     redisUrl: env.REDIS_URL && env.REDIS_URL.length > 0 ? env.REDIS_URL : null,
     logLevel: env.LOG_LEVEL,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    unauthRateLimitPerMinute: env.UNAUTH_RATE_LIMIT_PER_MINUTE,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     rateLimitNamespace: 'onetrip-rl:',
     adapterAllowedHosts: env.ADAPTER_ALLOWED_HOSTS,
     auditHmacKey: env.AUDIT_HMAC_KEY ?? null,
@@ -120,4 +131,25 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     ...overrides,
   };
   return Object.freeze(config);
+}
+
+/** proxy-addr's names for whole ranges, also accepted in TRUST_PROXY. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** TRUST_PROXY: comma-separated addresses, CIDRs or range names, as Fastify's `trustProxy` (proxy-addr) takes them. */
+function parseTrustProxy(value: string): string[] {
+  const entries = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const entry of entries) {
+    if (PROXY_RANGE_NAMES.has(entry)) continue;
+    const [address, bits, extra] = entry.split('/');
+    const version = isIP(address ?? '');
+    const maxBits = version === 6 ? 128 : 32;
+    if (version === 0 || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))) {
+      throw new Error(`TRUST_PROXY: "${entry}" is not an IP address or CIDR`);
+    }
+  }
+  return entries;
 }

@@ -10,7 +10,9 @@ export type AuditAction =
   | 'admin.change'
   | 'audit.search'
   | 'audit.export'
-  | 'audit.subject-accesses';
+  | 'audit.subject-accesses'
+  /** One summary per address and minute of requests refused by a per-address limit (src/audit/refusal-summary.ts). */
+  | 'rate.limited';
 
 export type AuditOutcome = 'ok' | 'not_found' | 'denied' | 'error';
 

@@ -1100,7 +1100,7 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "rate.limited";
             /** Format: date-time */
             from?: string;
             /** Format: date-time */
@@ -1118,7 +1118,7 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "rate.limited";
             /** Format: date-time */
             from?: string;
             /** Format: date-time */
@@ -1140,7 +1140,7 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "rate.limited";
             /** Format: date-time */
             from?: string;
             /** Format: date-time */
@@ -1176,7 +1176,7 @@ export interface components {
             clientId: string | null;
             officer: string | null;
             /** @enum {string} */
-            action: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses";
+            action: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "rate.limited";
             type: string | null;
             provider: string | null;
             /**
