@@ -29,7 +29,10 @@ export interface Config {
   rateLimitNamespace: string;
   adapterAllowedHosts: string;
   auditHmacKey: string | null;
+  /** PUBLIC_URL, or `http://HOST:PORT` when unset; the issuer in use is `app.issuer` (src/auth/issuer.ts). */
   publicUrl: string;
+  /** Whether PUBLIC_URL was set: when not, replicas on one PostgreSQL share the issuer recorded there. */
+  publicUrlConfigured: boolean;
   tokenTtlSeconds: number;
   auditFlushMaxEvents: number;
   auditFlushIntervalMs: number;
@@ -119,7 +122,8 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     rateLimitNamespace: 'onetrip-rl:',
     adapterAllowedHosts: env.ADAPTER_ALLOWED_HOSTS,
     auditHmacKey: env.AUDIT_HMAC_KEY ?? null,
-    publicUrl: (env.PUBLIC_URL ?? `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`).replace(/\/+$/, ''),
+    publicUrl: (env.PUBLIC_URL || `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`).replace(/\/+$/, ''),
+    publicUrlConfigured: env.PUBLIC_URL !== undefined && env.PUBLIC_URL.length > 0,
     tokenTtlSeconds: env.TOKEN_TTL_SECONDS,
     auditFlushMaxEvents: env.AUDIT_FLUSH_MAX_EVENTS,
     auditFlushIntervalMs: env.AUDIT_FLUSH_INTERVAL_MS,

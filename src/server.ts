@@ -26,7 +26,7 @@ async function main() {
     ? null
     : config.demoProvidersUrl
       ? externalDemoProviders(config.demoProvidersUrl)
-      : await startDemoProviders({ issuer: config.publicUrl, jwks: async () => app.keyring.jwks() as JSONWebKeySet });
+      : await startDemoProviders({ issuer: app.issuer, jwks: async () => app.keyring.jwks() as JSONWebKeySet });
 
   closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
     if (err) app.log.error({ err }, 'closing after an error');
