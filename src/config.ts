@@ -43,6 +43,14 @@ export interface Config {
   revocationCheckMs: number;
 }
 
+/** Booleans in the environment: true/false/1/0/yes/no, any case (contract, "Runtime"). */
+const BOOLEAN = { type: 'string', pattern: '^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0|[Yy][Ee][Ss]|[Nn][Oo])$' } as const;
+
+function parseBoolean(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  return ['true', '1', 'yes'].includes(value.toLowerCase());
+}
+
 const schema = {
   type: 'object',
   properties: {
@@ -50,7 +58,7 @@ const schema = {
     HOST: { type: 'string', default: '127.0.0.1' },
     DATABASE_URL: { type: 'string' },
     DATA_DIR: { type: 'string', default: './data' },
-    DEMO: { type: 'boolean' },
+    DEMO: BOOLEAN,
     DEMO_PROVIDERS: { type: 'string', enum: ['builtin', 'http'], default: 'builtin' },
     DEMO_PROVIDERS_URL: { type: 'string', pattern: '^https?://[^/:]+$' },
     REDIS_URL: { type: 'string' },
@@ -77,7 +85,7 @@ interface Env {
   HOST: string;
   DATABASE_URL?: string;
   DATA_DIR: string;
-  DEMO?: boolean;
+  DEMO?: string;
   DEMO_PROVIDERS: 'builtin' | 'http';
   DEMO_PROVIDERS_URL?: string;
   REDIS_URL?: string;
@@ -111,7 +119,7 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     dataDir: env.DATA_DIR,
     pgliteDir: databaseUrl ? null : `${env.DATA_DIR.replace(/\/+$/, '')}/pgdata`,
     // The demo government is seeded by default only on the embedded database, never on a real one.
-    demo: env.DEMO ?? databaseUrl === null,
+    demo: parseBoolean(env.DEMO) ?? databaseUrl === null,
     demoProviders: env.DEMO_PROVIDERS,
     demoProvidersUrl: env.DEMO_PROVIDERS_URL ?? null,
     redisUrl: env.REDIS_URL && env.REDIS_URL.length > 0 ? env.REDIS_URL : null,

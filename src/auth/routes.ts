@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { ref } from '../openapi.js';
 import { findClient, listClientIds } from '../registry/repository.js';
+import { authorizationServerMetadata, TOKEN_PATH } from './oauth.js';
 import { verifySecret } from './secrets.js';
 
 interface TokenBody {
@@ -73,13 +74,22 @@ export default async function authRoutes(app: FastifyInstance) {
     },
   };
 
+  app.get(
+    '/.well-known/oauth-authorization-server',
+    { config: { rateLimit: false }, schema: { response: { 200: ref('AuthorizationServerMetadata') } } },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return authorizationServerMetadata(app.issuer);
+    },
+  );
+
   app.post<{ Body: TokenBody }>(
-    '/v1/auth/token',
+    TOKEN_PATH,
     {
-      config: { auditAction: 'token.issue', rateLimit: tokenQuota },
+      config: { auditAction: 'token.issue', rateLimit: tokenQuota, oauthErrors: true },
       schema: {
         body: ref('TokenRequest'),
-        response: { 200: ref('TokenResponse'), ...problems(400, 401, 429, 503) },
+        response: { 200: ref('TokenResponse'), 400: ref('TokenError'), 401: ref('TokenError'), 429: ref('TokenError'), 503: ref('TokenError') },
       },
     },
     async (request, reply) => {
