@@ -1624,7 +1624,7 @@ export interface operations {
             /** @description `invalid_client` (`UNAUTHENTICATED`): unknown, wrong or revoked client credentials. */
             401: {
                 headers: {
-                    /** @description `Basic realm="onetrip", charset="UTF-8"` (RFC 6749 §5.2). */
+                    /** @description `Basic realm="onetrip", charset="UTF-8", error="invalid_client"` (RFC 6749 §5.2; the `error` parameter repeats the body's for clients that stop at the challenge). */
                     "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
