@@ -2,6 +2,8 @@
  * Issue 10.2: requests without a valid token are limited per address at onRequest, before any
  * signature check or audit write, so an anonymous flood cannot fill the audit trail.
  */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/db.js';
 import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
@@ -132,5 +134,33 @@ describe('UNAUTH_RATE_LIMIT_PER_MINUTE', () => {
     } finally {
       await gw.close();
     }
+  });
+});
+
+describe.skipIf(!process.env.REDIS_URL)('unauthenticated limit shared through Redis', () => {
+  const namespace = `onetrip-rl-test-${randomBytes(6).toString('hex')}:`;
+  let first: TestGateway;
+  let second: TestGateway;
+
+  beforeAll(async () => {
+    const env = { UNAUTH_RATE_LIMIT_PER_MINUTE: '3', REDIS_URL: process.env.REDIS_URL! };
+    first = await startTestGateway('pglite', { env, config: { rateLimitNamespace: namespace }, demo: false });
+    second = await startTestGateway('pglite', { env, config: { rateLimitNamespace: namespace }, database: first.db, demo: false });
+  });
+  afterAll(async () => {
+    await second?.close();
+    await first?.close();
+    const redis = new Redis(process.env.REDIS_URL!);
+    const keys = await redis.keys(`${namespace}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('lets two replicas count one address together', async () => {
+    const statuses: number[] = [];
+    for (const gw of [first, second, first, second, first]) {
+      statuses.push((await gw.app.inject({ url: '/v1/procedures', remoteAddress: '192.0.2.77' })).statusCode);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
   });
 });
