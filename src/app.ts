@@ -21,6 +21,7 @@ import objectionsPlugin from './plugins/objections.js';
 import objectionRoutes from './objections/routes.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import registryPlugin from './plugins/registry.js';
+import unauthLimitPlugin from './plugins/unauth-limit.js';
 import adminRoutes from './registry/admin-routes.js';
 import catalogRoutes from './registry/catalog-routes.js';
 import consentRoutes from './consents/routes.js';
@@ -65,6 +66,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     },
     // Requests refused while closing get a problem+json 503 from the hook below instead.
     return503OnClosing: false,
+    // request.ip is the client named in X-Forwarded-For only when the peer is a listed proxy (TRUST_PROXY).
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   });
 
   const doc: OpenApiDocument = loadGatewayDocument();
@@ -116,6 +119,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(registryPlugin);
   await app.register(adaptersPlugin);
   await app.register(rateLimitPlugin);
+  await app.register(unauthLimitPlugin);
   await app.register(metricsPlugin);
   await app.register(consentsPlugin);
   if (options.beforeRoutes) await options.beforeRoutes(app);

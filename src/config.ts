@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { envSchema } from 'env-schema';
 
 /**
@@ -20,11 +21,18 @@ export interface Config {
   redisUrl: string | null;
   logLevel: string;
   rateLimitPerMinute: number;
+  /** Requests per address and minute that carry no valid token (issue 10.2); see src/plugins/unauth-limit.ts. */
+  unauthRateLimitPerMinute: number;
+  /** Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: none, request.ip is the peer. */
+  trustProxy: string[];
   /** Prefix of the rate-limit counters in Redis (not an environment variable; tests isolate runs with it). */
   rateLimitNamespace: string;
   adapterAllowedHosts: string;
   auditHmacKey: string | null;
+  /** PUBLIC_URL, or `http://HOST:PORT` when unset; the issuer in use is `app.issuer` (src/auth/issuer.ts). */
   publicUrl: string;
+  /** Whether PUBLIC_URL was set: when not, replicas on one PostgreSQL share the issuer recorded there. */
+  publicUrlConfigured: boolean;
   tokenTtlSeconds: number;
   auditFlushMaxEvents: number;
   auditFlushIntervalMs: number;
@@ -41,6 +49,14 @@ export interface Config {
   auditCheckpointSeconds: number;
 }
 
+/** Booleans in the environment: true/false/1/0/yes/no, any case (contract, "Runtime"). */
+const BOOLEAN = { type: 'string', pattern: '^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0|[Yy][Ee][Ss]|[Nn][Oo])$' } as const;
+
+function parseBoolean(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  return ['true', '1', 'yes'].includes(value.toLowerCase());
+}
+
 const schema = {
   type: 'object',
   properties: {
@@ -48,12 +64,14 @@ const schema = {
     HOST: { type: 'string', default: '127.0.0.1' },
     DATABASE_URL: { type: 'string' },
     DATA_DIR: { type: 'string', default: './data' },
-    DEMO: { type: 'boolean' },
+    DEMO: BOOLEAN,
     DEMO_PROVIDERS: { type: 'string', enum: ['builtin', 'http'], default: 'builtin' },
     DEMO_PROVIDERS_URL: { type: 'string', pattern: '^https?://[^/:]+$' },
     REDIS_URL: { type: 'string' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 600 },
+    UNAUTH_RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 120 },
+    TRUST_PROXY: { type: 'string', default: '' },
     ADAPTER_ALLOWED_HOSTS: { type: 'string', default: '127.0.0.1,localhost,::1' },
     AUDIT_HMAC_KEY: { type: 'string', minLength: 32 },
     PUBLIC_URL: { type: 'string' },
@@ -76,12 +94,14 @@ interface Env {
   HOST: string;
   DATABASE_URL?: string;
   DATA_DIR: string;
-  DEMO?: boolean;
+  DEMO?: string;
   DEMO_PROVIDERS: 'builtin' | 'http';
   DEMO_PROVIDERS_URL?: string;
   REDIS_URL?: string;
   LOG_LEVEL: string;
   RATE_LIMIT_PER_MINUTE: number;
+  UNAUTH_RATE_LIMIT_PER_MINUTE: number;
+  TRUST_PROXY: string;
   ADAPTER_ALLOWED_HOSTS: string;
   AUDIT_HMAC_KEY?: string;
   PUBLIC_URL?: string;
@@ -111,16 +131,19 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     dataDir: env.DATA_DIR,
     pgliteDir: databaseUrl ? null : `${env.DATA_DIR.replace(/\/+$/, '')}/pgdata`,
     // The demo government is seeded by default only on the embedded database, never on a real one.
-    demo: env.DEMO ?? databaseUrl === null,
+    demo: parseBoolean(env.DEMO) ?? databaseUrl === null,
     demoProviders: env.DEMO_PROVIDERS,
     demoProvidersUrl: env.DEMO_PROVIDERS_URL ?? null,
     redisUrl: env.REDIS_URL && env.REDIS_URL.length > 0 ? env.REDIS_URL : null,
     logLevel: env.LOG_LEVEL,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    unauthRateLimitPerMinute: env.UNAUTH_RATE_LIMIT_PER_MINUTE,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     rateLimitNamespace: 'onetrip-rl:',
     adapterAllowedHosts: env.ADAPTER_ALLOWED_HOSTS,
     auditHmacKey: env.AUDIT_HMAC_KEY ?? null,
-    publicUrl: (env.PUBLIC_URL ?? `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`).replace(/\/+$/, ''),
+    publicUrl: (env.PUBLIC_URL || `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`).replace(/\/+$/, ''),
+    publicUrlConfigured: env.PUBLIC_URL !== undefined && env.PUBLIC_URL.length > 0,
     tokenTtlSeconds: env.TOKEN_TTL_SECONDS,
     auditFlushMaxEvents: env.AUDIT_FLUSH_MAX_EVENTS,
     auditFlushIntervalMs: env.AUDIT_FLUSH_INTERVAL_MS,
@@ -135,4 +158,25 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     ...overrides,
   };
   return Object.freeze(config);
+}
+
+/** proxy-addr's names for whole ranges, also accepted in TRUST_PROXY. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** TRUST_PROXY: comma-separated addresses, CIDRs or range names, as Fastify's `trustProxy` (proxy-addr) takes them. */
+function parseTrustProxy(value: string): string[] {
+  const entries = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const entry of entries) {
+    if (PROXY_RANGE_NAMES.has(entry)) continue;
+    const [address, bits, extra] = entry.split('/');
+    const version = isIP(address ?? '');
+    const maxBits = version === 6 ? 128 : 32;
+    if (version === 0 || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))) {
+      throw new Error(`TRUST_PROXY: "${entry}" is not an IP address or CIDR`);
+    }
+  }
+  return entries;
 }

@@ -27,7 +27,7 @@ async function main() {
     ? null
     : config.demoProvidersUrl
       ? externalDemoProviders(config.demoProvidersUrl)
-      : await startDemoProviders({ issuer: config.publicUrl, jwks: async () => app.keyring.jwks() as JSONWebKeySet });
+      : await startDemoProviders({ issuer: app.issuer, jwks: async () => app.keyring.jwks() as JSONWebKeySet });
 
   // A lost database connection that surfaces as a rejected promise nobody awaited is logged and the
   // gateway keeps serving (a failover must not take every replica down, issue 10); any other

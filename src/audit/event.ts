@@ -17,7 +17,9 @@ export type AuditAction =
   | 'objection.file'
   | 'objection.search'
   | 'objection.list'
-  | 'objection.resolve';
+  | 'objection.resolve'
+  /** One summary per address and minute of requests refused by a per-address limit (src/audit/refusal-summary.ts). */
+  | 'rate.limited';
 
 export type AuditOutcome = 'ok' | 'not_found' | 'denied' | 'error';
 

@@ -10,7 +10,7 @@ import { decodeCursor, searchEvents, type AuditQueryFilters } from './query.js';
 import { listSubjectAccesses, type DisplayNames } from './tracker.js';
 import { verifyDatabase } from './verify.js';
 
-/** AuditFilters of gateway.yaml, as validated by its schema. */
+/** The filters of gateway.yaml's AuditSearchRequest, as validated by its schema. */
 interface AuditRequestFilters {
   consumer?: string;
   provider?: string;

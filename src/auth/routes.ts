@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
-import { findClient } from '../registry/repository.js';
+import { ref } from '../openapi.js';
+import { findClient, listClientIds } from '../registry/repository.js';
+import { authorizationServerMetadata, TOKEN_PATH } from './oauth.js';
 import { verifySecret } from './secrets.js';
 
 interface TokenBody {
@@ -25,14 +26,70 @@ function basicCredentials(request: FastifyRequest): { id: string; secret: string
   }
 }
 
+/** How long the set of known client ids is reused before it is read again. */
+const KNOWN_CLIENTS_MAX_AGE_MS = 5_000;
+/** Token requests per minute for each known client id (and for each address sending unknown ones). */
+const TOKEN_REQUESTS_PER_MINUTE = 60;
+
+/** The client id a token request names (HTTP Basic or body), read before the body is validated. */
+function namedClientId(request: FastifyRequest): string | null {
+  try {
+    const basic = basicCredentials(request);
+    if (basic) return basic.id;
+  } catch {
+    return null;
+  }
+  const body = request.body as Record<string, unknown> | null | undefined;
+  const id = body && typeof body === 'object' ? body.client_id : undefined;
+  return typeof id === 'string' && id.length <= 128 ? id : null;
+}
+
 export default async function authRoutes(app: FastifyInstance) {
+  // The ids of all clients, reread every few seconds: the quota key must not cost a query per request,
+  // or a flood of made-up ids would turn into a flood of queries.
+  let known: { ids: Set<string>; at: number } = { ids: new Set(), at: 0 };
+  let loading: Promise<Set<string>> | null = null;
+  const knownClientIds = async (): Promise<Set<string>> => {
+    if (Date.now() - known.at < KNOWN_CLIENTS_MAX_AGE_MS) return known.ids;
+    loading ??= listClientIds(app.db)
+      .then((ids) => (known = { ids: new Set(ids), at: Date.now() }).ids)
+      .finally(() => (loading = null));
+    return loading;
+  };
+
+  // Issue 10.3: the quota is per client id, so department systems behind one proxy never share one;
+  // ids nobody registered (guesses, typos, garbage) share one quota per address. It runs before the
+  // body is validated, so malformed requests are counted too, and always before the slow secret check.
+  const tokenQuota = {
+    max: TOKEN_REQUESTS_PER_MINUTE,
+    timeWindow: 60_000,
+    hook: 'preValidation' as const,
+    keyGenerator: async (request: FastifyRequest) => {
+      const id = namedClientId(request);
+      if (id !== null && (await knownClientIds()).has(id)) {
+        request.tokenClientKnown = true;
+        return `token-client:${id}`;
+      }
+      return `token-address:${request.ip}`;
+    },
+  };
+
+  app.get(
+    '/.well-known/oauth-authorization-server',
+    { config: { rateLimit: false }, schema: { response: { 200: ref('AuthorizationServerMetadata') } } },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return authorizationServerMetadata(app.issuer);
+    },
+  );
+
   app.post<{ Body: TokenBody }>(
-    '/v1/auth/token',
+    TOKEN_PATH,
     {
-      config: { auditAction: 'token.issue', rateLimit: { max: 60, timeWindow: 60_000 } },
+      config: { auditAction: 'token.issue', rateLimit: tokenQuota, oauthErrors: true },
       schema: {
         body: ref('TokenRequest'),
-        response: { 200: ref('TokenResponse'), ...problems(400, 401, 429, 503) },
+        response: { 200: ref('TokenResponse'), 400: ref('TokenError'), 401: ref('TokenError'), 429: ref('TokenError'), 503: ref('TokenError') },
       },
     },
     async (request, reply) => {

@@ -26,9 +26,36 @@ export interface paths {
          *     `401 UNAUTHENTICATED`, without saying which of them it was. Every token issued is an audit event
          *     (`token.issue`).
          *
-         *     Unlike a plain OAuth server, errors here are `application/problem+json` like everywhere else.
+         *     Errors are `application/json` (RFC 6749 §5.2): the problem members (`code`, `detail`, …) plus
+         *     `error` and `error_description`: `invalid_client` (401, with `WWW-Authenticate: Basic`),
+         *     `invalid_request` or `unsupported_grant_type` (400), `temporarily_unavailable` (429, 503).
+         *
+         *     The quota is 60 requests a minute per client id; requests naming no registered client share one
+         *     quota per address. With HTTP Basic or a form body, this is a standard client-credentials endpoint:
+         *     RFC 8414 discovery is at `/.well-known/oauth-authorization-server`.
          */
         post: operations["issueToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OAuth 2.0 authorization-server metadata (RFC 8414)
+         * @description Lets OAuth client libraries discover the token endpoint and the JWKS from the issuer alone. The
+         *     `issuer` is the `iss` of every token and proof. Public; cache it.
+         */
+        get: operations["getAuthorizationServerMetadata"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1091,6 +1118,27 @@ export interface components {
             code: "VALIDATION_FAILED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_GRANTED" | "PURPOSE_NOT_ALLOWED" | "FIELD_NOT_ALLOWED" | "CONSENT_NOT_VALID" | "UNKNOWN_TYPE" | "UNKNOWN_PROCEDURE" | "NOT_FOUND" | "RECORD_NOT_FOUND" | "CONFLICT" | "INVALID_SUBJECT_ID" | "RATE_LIMITED" | "INTERNAL_ERROR" | "PROVIDER_ERROR" | "PROVIDER_BAD_RESPONSE" | "PROVIDER_UNAVAILABLE" | "AUDIT_UNAVAILABLE" | "NOT_READY" | "PROVIDER_TIMEOUT";
             requestId: string;
         };
+        /** @description A problem with the RFC 6749 §5.2 members an OAuth client reads. */
+        TokenError: components["schemas"]["Problem"] & {
+            /** @enum {string} */
+            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "temporarily_unavailable" | "server_error";
+            error_description: string;
+        };
+        /** @description RFC 8414 §2 metadata of the gateway as an OAuth 2.0 authorization server (client credentials only). */
+        AuthorizationServerMetadata: {
+            /** Format: uri */
+            issuer: string;
+            /** Format: uri */
+            token_endpoint: string;
+            /** Format: uri */
+            jwks_uri: string;
+            grant_types_supported: "client_credentials"[];
+            token_endpoint_auth_methods_supported: ("client_secret_basic" | "client_secret_post")[];
+            /** @description Empty: there is no authorization endpoint. */
+            response_types_supported: string[];
+            /** Format: uri */
+            service_documentation?: string;
+        };
         /**
          * @description OAuth 2.0 client-credentials token request (RFC 6749 §4.4). `client_id` and `client_secret` are
          *     required unless they are sent with HTTP Basic.
@@ -1451,27 +1499,7 @@ export interface components {
             /** @description Number of materials with `status: to_submit`. */
             toSubmit: number;
         };
-        /** @description Audit filters; every given member must match. `from` is inclusive, `to` exclusive. */
-        AuditFilters: {
-            consumer?: string;
-            provider?: string;
-            type?: string;
-            subject?: components["schemas"]["SubjectInput"];
-            caseId?: string;
-            purpose?: string;
-            officer?: string;
-            /** @enum {string} */
-            outcome?: "ok" | "not_found" | "denied" | "error";
-            /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve";
-            /** @description `true`: only accesses under a covert grant (events with `covert: true`); `false`: only the others. */
-            covert?: boolean;
-            /** Format: date-time */
-            from?: string;
-            /** Format: date-time */
-            to?: string;
-        };
-        /** @description `AuditFilters` plus paging. */
+        /** @description Audit filters (every given member must match; `from` is inclusive, `to` exclusive) plus paging. */
         AuditSearchRequest: {
             consumer?: string;
             provider?: string;
@@ -1483,7 +1511,7 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve" | "rate.limited";
             /** @description `true`: only accesses under a covert grant (events with `covert: true`); `false`: only the others. */
             covert?: boolean;
             /** Format: date-time */
@@ -1495,7 +1523,7 @@ export interface components {
             /** @description `nextCursor` of the previous page; opaque. One this gateway did not issue is refused (`400`). */
             cursor?: string;
         };
-        /** @description The same filters as `AuditFilters`; an export is not paged. */
+        /** @description The same filters as `AuditSearchRequest`; an export is not paged. */
         AuditExportRequest: {
             consumer?: string;
             provider?: string;
@@ -1507,7 +1535,7 @@ export interface components {
             /** @enum {string} */
             outcome?: "ok" | "not_found" | "denied" | "error";
             /** @enum {string} */
-            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve";
+            action?: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve" | "rate.limited";
             /** @description `true`: only accesses under a covert grant (events with `covert: true`); `false`: only the others. */
             covert?: boolean;
             /** Format: date-time */
@@ -1546,7 +1574,7 @@ export interface components {
             clientId: string | null;
             officer: string | null;
             /** @enum {string} */
-            action: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve";
+            action: "token.issue" | "lookup" | "batch.item" | "verification" | "case.material" | "admin.change" | "audit.search" | "audit.export" | "audit.subject-accesses" | "consent.request" | "consent.decision" | "consent.search" | "objection.file" | "objection.search" | "objection.list" | "objection.resolve" | "rate.limited";
             type: string | null;
             provider: string | null;
             /**
@@ -1908,12 +1936,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /**
-         * @description `UNAUTHENTICATED` — missing, malformed, expired, wrongly signed or revoked token; at the token
-         *     endpoint, unknown, wrong or revoked client credentials.
-         */
+        /** @description `UNAUTHENTICATED` — missing, malformed, expired, wrongly signed or revoked token. */
         Unauthenticated: {
             headers: {
+                /** @description `Bearer realm="onetrip", error="invalid_token"` (RFC 6750 §3). */
+                "WWW-Authenticate"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -1981,7 +2008,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `RATE_LIMITED` — the client's per-minute quota is used up. Retry after `Retry-After` seconds. */
+        /**
+         * @description `RATE_LIMITED` — the client's per-minute quota is used up, or (before any token is checked) its address
+         *     sent more than `UNAUTH_RATE_LIMIT_PER_MINUTE` requests without a valid token. Retry after `Retry-After` seconds.
+         */
         RateLimited: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -2103,10 +2133,65 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthenticated"];
-            429: components["responses"]["RateLimited"];
-            503: components["responses"]["Unavailable"];
+            /** @description `invalid_request` or `unsupported_grant_type` (`VALIDATION_FAILED`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenError"];
+                };
+            };
+            /** @description `invalid_client` (`UNAUTHENTICATED`): unknown, wrong or revoked client credentials. */
+            401: {
+                headers: {
+                    /** @description `Basic realm="onetrip", charset="UTF-8", error="invalid_client"` (RFC 6749 §5.2; the `error` parameter repeats the body's for clients that stop at the challenge). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenError"];
+                };
+            };
+            /** @description `temporarily_unavailable` (`RATE_LIMITED`): the quota of this client id, or of this address, is used up. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenError"];
+                };
+            };
+            /** @description `temporarily_unavailable` (`AUDIT_UNAVAILABLE`, `NOT_READY`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenError"];
+                };
+            };
+        };
+    };
+    getAuthorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
         };
     };
     getJwks: {

@@ -7,11 +7,14 @@ export const DOCS_PREFIX = '/docs';
 
 /**
  * Publishes the contract: `GET /openapi.json` (openapi/gateway.yaml as JSON, the very document the
- * routes validate against) and `GET /docs`, a Swagger UI whose script, styles and fonts all come from
+ * routes validate against, with `servers` naming this gateway) and `GET /docs`, a Swagger UI whose script, styles and fonts all come from
  * the @fastify/swagger-ui package — no CDN, so the reference works on a closed government network.
  * None of it counts against a client's quota.
  */
 export default async function docsRoutes(app: FastifyInstance) {
+  // The document as served names this gateway (its issuer: PUBLIC_URL or the one its replicas share),
+  // so "Try it out" and generated clients reach it on whatever host and port it runs.
+  const served = { ...app.openapi, servers: [{ url: app.issuer, description: 'This gateway' }] };
   app.get(
     '/openapi.json',
     {
@@ -20,14 +23,14 @@ export default async function docsRoutes(app: FastifyInstance) {
     },
     async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');
-      return app.openapi;
+      return served;
     },
   );
 
   await app.register(async (ui) => {
     ui.addHook('onRoute', exemptFromQuota);
     // Static mode: the UI shows gateway.yaml as written, never a document derived from the routes.
-    await ui.register(swagger, { mode: 'static', specification: { document: app.openapi as never } });
+    await ui.register(swagger, { mode: 'static', specification: { document: served as never } });
     await ui.register(swaggerUi, {
       routePrefix: DOCS_PREFIX,
       // No "validate at validator.swagger.io" badge: the page makes no request outside the gateway.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
+import { resolveIssuer } from '../auth/issuer.js';
 import { problem } from '../errors.js';
 import { KeyRing } from '../keys/keyring.js';
 import type { Role } from '../registry/model.js';
@@ -47,7 +48,13 @@ async function authPlugin(app: FastifyInstance) {
     await keyring.load().catch((err: unknown) => app.log.warn({ err }, 'reloading the signing keys failed'));
     return keyring.byKid(kid);
   }
-  const issuer = app.config.publicUrl;
+  const { issuer, source } = await resolveIssuer(app.db, {
+    publicUrl: app.config.publicUrl,
+    publicUrlConfigured: app.config.publicUrlConfigured,
+    sharedDatabase: app.config.databaseUrl !== null,
+  });
+  app.log.info({ issuer, source }, 'token and proof issuer');
+  app.decorate('issuer', issuer);
 
   await app.register(fastifyJwt, {
     secret: {
@@ -161,6 +168,8 @@ async function authPlugin(app: FastifyInstance) {
 declare module 'fastify' {
   interface FastifyInstance {
     keyring: KeyRing;
+    /** `iss` of this gateway's tokens and proofs, shared by all replicas (src/auth/issuer.ts). */
+    issuer: string;
     authenticate(request: FastifyRequest): Promise<Principal>;
     requireRoles(...roles: Role[]): onRequestAsyncHookHandler;
     issueToken(client: { clientId: string; department: string; roles: Role[] }): { token: string; expiresIn: number };

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { sendOAuthProblem } from '../auth/oauth.js';
 import { AppError, problem, problemBody } from '../errors.js';
 
 /**
@@ -37,6 +38,9 @@ export function toAppError(err: FastifyError | AppError | Error): AppError {
 
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, err: AppError) {
   for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+  if (request.routeOptions.config?.oauthErrors && err.status !== 500) return sendOAuthProblem(request, reply, problemBody(err, String(request.id)));
+  // RFC 6750 §3: a 401 names the scheme it wants.
+  if (err.status === 401) reply.header('www-authenticate', 'Bearer realm="onetrip", error="invalid_token"');
   return reply.code(err.status).type('application/problem+json').send(problemBody(err, String(request.id)));
 }
 
@@ -73,6 +77,10 @@ async function errorsPlugin(app: FastifyInstance) {
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Refusals are OAuth token-endpoint errors (RFC 6749 §5.2) as well as problems: src/auth/oauth.ts. */
+    oauthErrors?: boolean;
+  }
   interface FastifyInstance {
     onProblem(request: FastifyRequest, err: AppError): Promise<void>;
     addProblemListener(listener: (request: FastifyRequest, err: AppError) => Promise<void>): void;

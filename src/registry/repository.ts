@@ -139,6 +139,12 @@ export async function upsertProcedure(db: DB, p: Procedure): Promise<void> {
     .execute();
 }
 
+/** Every client id, revoked ones included (the token endpoint keys its quota by known ids). */
+export async function listClientIds(db: DB): Promise<string[]> {
+  const rows = await db.selectFrom('clients').select('client_id').execute();
+  return rows.map((r) => r.client_id);
+}
+
 export async function findClient(db: DB, clientId: string): Promise<(Client & { secretHash: string }) | undefined> {
   const r = await db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
   if (!r) return undefined;

@@ -70,8 +70,9 @@ describe.each(DATABASE_KINDS)('the typed client against a gateway on a real port
       body: { grant_type: 'client_credentials', client_id: windowCredentials().clientId, client_secret: 'not-the-secret' },
     });
     expect(wrong.response.status).toBe(401);
-    expect(wrong.response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(wrong.error?.code).toBe('UNAUTHENTICATED');
+    // The token endpoint answers in OAuth terms (RFC 6749 §5.2) next to the problem members.
+    expect(wrong.response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(wrong.error).toMatchObject({ code: 'UNAUTHENTICATED', error: 'invalid_client' });
 
     const client = createGatewayClient({ baseUrl, accessToken: () => gw.token('housing-fund-window') });
     const unknown = await client.POST('/v1/cases', {
