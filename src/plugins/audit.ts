@@ -50,7 +50,7 @@ async function auditPlugin(app: FastifyInstance) {
     logger: app.log,
     checkpoints: new Checkpointer(
       { everyEvents: app.config.auditCheckpointEvents, everySeconds: app.config.auditCheckpointSeconds },
-      (head, time) => signCheckpoint(app.keyring.current, app.config.publicUrl, head, time),
+      (head, time) => signCheckpoint(app.keyring.current, app.issuer, head, time),
     ),
   });
 
