@@ -20,6 +20,7 @@ import rateLimitPlugin from './plugins/rate-limit.js';
 import registryPlugin from './plugins/registry.js';
 import adminRoutes from './registry/admin-routes.js';
 import catalogRoutes from './registry/catalog-routes.js';
+import consoleRoutes from './console/plugin.js';
 import { loggerOptions } from './logging.js';
 
 export interface BuildOptions {
@@ -87,6 +88,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   await app.register(opsRoutes);
   await app.register(docsRoutes);
+  await app.register(consoleRoutes);
   await app.register(authRoutes);
   await app.register(lookupRoutes);
   await app.register(auditRoutes);
