@@ -2500,6 +2500,13 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Not modified since the copy the browser holds (`If-None-Match` / `If-Modified-Since`). */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
 }

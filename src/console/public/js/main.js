@@ -70,7 +70,11 @@ onSignedOut(() => {
 });
 
 $('#lang').addEventListener('click', () => setLanguage(language() === 'zh-CN' ? 'en' : 'zh-CN'));
-onLanguageChange(renderWho);
+onLanguageChange((lang) => {
+  renderWho();
+  // The button names the other language, in that language.
+  $('#lang').lang = lang === 'en' ? 'zh-CN' : 'en';
+});
 
 applyI18n();
 show('signin');

@@ -1,0 +1,297 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/app.js';
+
+/**
+ * The console in a real browser (issue 14): headless Chromium (Debian's `chromium`, installed by
+ * .ci/run) driven by puppeteer-core against a gateway listening on an ephemeral port.
+ *
+ * Runs once, on PGlite only: the console is a client of the public API and adds no database code;
+ * every route it calls is covered on both databases by the API suites. A second browser run on
+ * PostgreSQL would double the slowest suite without testing anything new.
+ */
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+if (!CHROMIUM) console.warn('test/console/browser.test.ts: SKIPPED — no chromium binary at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)');
+
+const ARTIFACTS = path.resolve('test-artifacts');
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
+  let gw: TestGateway;
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+  let profileDir: string;
+  let downloadDir: string;
+  const caseId = `CONSOLE-${randomUUID().slice(0, 8)}`;
+  const external: string[] = [];
+  const consoleErrors: string[] = [];
+  /** Network errors the test provokes on purpose (wrong credentials), by URL path and status. */
+  const expectedNetworkErrors: string[] = [];
+  const credential = (role: string) => {
+    const c = gw.credentials.find((x) => x.roles.includes(role as never));
+    if (!c) throw new Error(`no demo ${role} client`);
+    return c;
+  };
+  const person = () => {
+    const s = gw.subjects.find((x) => x.kind === 'person' && x.holds.includes('household-registration'));
+    if (!s) throw new Error('no demo person with a household registration');
+    return s;
+  };
+
+  async function axeScan(name: string) {
+    await page.evaluate(AXE_SOURCE); // through DevTools, not a <script>: the page's CSP stays as it is
+    const violations = await page.evaluate(async () => {
+      const result = await (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: AxeViolation[] }> } }).axe.run(document, {
+        resultTypes: ['violations'],
+      });
+      return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
+    });
+    const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    expect(serious.map((v) => `${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+  }
+
+  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `console-${name}.png`), fullPage: true });
+
+  async function signIn(role: 'auditor' | 'portal') {
+    const c = credential(role);
+    // Keyboard only: the ID field, Tab to the secret, Enter submits.
+    await page.focus('#client-id');
+    await page.keyboard.type(c.clientId);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(c.clientSecret);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(role === 'auditor' ? '#auditor:not([hidden])' : '#portal:not([hidden])');
+  }
+
+  const textOf = (selector: string) => page.$eval(selector, (el) => el.textContent ?? '');
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    gw = await startTestGateway('pglite');
+    await gw.app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
+
+    // A lookup with a fresh case id, made through the API like any consumer would.
+    const token = await gw.token('civil-affairs-window');
+    const res = await gw.app.inject({
+      method: 'POST',
+      url: '/v1/lookups',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { type: 'household-registration', subject: { kind: 'person', id: person().id }, purpose: 'marriage-registration-application', caseId, officer: 'officer-7' },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+
+    profileDir = mkdtempSync(path.join(tmpdir(), 'onetrip-chromium-'));
+    downloadDir = mkdtempSync(path.join(tmpdir(), 'onetrip-downloads-'));
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      userDataDir: profileDir,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=zh-CN'],
+    });
+    const cdp = await browser.target().createCDPSession();
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloadDir });
+    page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    page.on('request', (request) => {
+      const url = request.url();
+      // data: URLs (Chromium's own date-picker icon) and the export's blob: never leave the machine.
+      if (!url.startsWith(`${base}/`) && !url.startsWith(`blob:${base}/`) && !url.startsWith('data:')) external.push(url);
+    });
+    page.on('console', (message) => {
+      if (message.type() !== 'error') return;
+      const where = message.location().url ?? '';
+      const text = message.text();
+      const expected = expectedNetworkErrors.some((e) => where.endsWith(e.split(' ')[0] ?? '') && text.includes(`status of ${e.split(' ')[1]}`));
+      if (!expected) consoleErrors.push(`${text} @ ${where}`);
+    });
+    page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message}`));
+    // A CSP violation would also be logged by Chromium; this reports it with its directive.
+    await page.evaluateOnNewDocument(() => {
+      document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await gw?.close();
+    for (const dir of [profileDir, downloadDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads /console with its CSP, in Chinese, from the gateway only', async () => {
+    const response = await page.goto(`${base}/console`, { waitUntil: 'networkidle0' });
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toMatch(/^default-src 'self'(;|$)/);
+    expect(await page.$eval('html', (el) => el.lang)).toBe('zh-CN');
+    expect(await textOf('h1')).toBe('onetrip 数据共享控制台');
+    expect(await textOf('label[for=client-id]')).toBe('Client ID');
+    expect(await textOf('label[for=client-secret]')).toBe('Client secret');
+    await axeScan('sign-in');
+  });
+
+  it('shows the problem title for wrong credentials', async () => {
+    expectedNetworkErrors.push('/v1/auth/token 401');
+    await page.type('#client-id', credential('auditor').clientId);
+    await page.type('#client-secret', 'not-the-secret');
+    await page.click('#signin-form button[type=submit]');
+    await page.waitForSelector('#signin-error:not([hidden])');
+    expect(await textOf('#signin-error')).toContain('Authentication required');
+    expect(await page.$eval('#signin', (el) => (el as HTMLElement).hidden)).toBe(false);
+    await page.$eval('#signin-form', (form) => (form as HTMLFormElement).reset());
+    expectedNetworkErrors.length = 0;
+  });
+
+  it('lets an auditor find the fresh lookup by case id and open its full detail', async () => {
+    await signIn('auditor');
+    await page.waitForSelector('#trail-table tbody tr');
+    await shot('auditor');
+    await page.type('#f-case', caseId);
+    expect(await page.$eval('#f-case', (el) => (el as HTMLInputElement).type)).toBe('search');
+    await page.click('#search-form button[type=submit]');
+    await page.waitForFunction((id) => [...document.querySelectorAll('#trail-table tbody tr')].every((tr) => tr.textContent?.includes(id)), {}, caseId);
+    expect(page.url()).toBe(`${base}/console`); // filters never reach the address
+    const rows = await page.$$eval('#trail-table tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain('household-registration');
+
+    const stored = await gw.db.db.selectFrom('audit_events').selectAll().where('case_id', '=', caseId).executeTakeFirstOrThrow();
+    await page.click('#trail-table tbody tr button');
+    await page.waitForSelector('#detail[open]');
+    const member = (name: string) => textOf(`#detail dd[data-member="${name}"]`);
+    expect(await member('seq')).toBe(String(stored.seq));
+    expect(await member('caseId')).toBe(caseId);
+    expect(await member('hash')).toBe(stored.hash);
+    expect(await member('prevHash')).toBe(stored.prev_hash);
+    expect(await member('recordDigest')).toBe(stored.record_digest);
+    expect(await member('fields')).toContain('registrationNumber');
+    expect(await member('subjectMasked')).not.toContain(person().id);
+    await shot('detail');
+    await axeScan('detail');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#detail:not([open])');
+    await shot('search');
+    await axeScan('auditor');
+  }, 60_000);
+
+  it('exports the current filter as a downloaded NDJSON file', async () => {
+    const exported = page.waitForResponse((r) => r.url() === `${base}/v1/audit/export` && r.request().method() === 'POST');
+    await page.click('#export');
+    const response = await exported;
+    expect(response.status()).toBe(200);
+    expect(response.request().headers()['accept']).toBe('application/x-ndjson');
+    expect(JSON.parse(response.request().postData() ?? '{}')).toEqual({ caseId });
+    let file: string | undefined;
+    for (let i = 0; i < 50 && !file; i += 1) {
+      file = readdirSync(downloadDir).find((f) => f.endsWith('.ndjson'));
+      if (!file) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(file).toMatch(/^audit-export-.+\.ndjson$/);
+    const lines = readFileSync(path.join(downloadDir, file ?? ''), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { caseId: string; hash: string });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.caseId).toBe(caseId);
+    expect(await textOf('#status')).toContain(file ?? '');
+  });
+
+  it('verifies the chain', async () => {
+    await page.click('#auditor .tabs button[data-tab=verify]');
+    await page.click('#verify');
+    await page.waitForSelector('#verify-verdict');
+    expect(await textOf('#verify-verdict')).toBe('哈希链完整');
+    expect(await textOf('#verify-result dl')).toMatch(/最新签名检查点/);
+    await axeScan('verify');
+  });
+
+  it('draws the charts with ECharts under the CSP, and a calm panel for reports this gateway lacks', async () => {
+    await page.click('#auditor .tabs button[data-tab=charts]');
+    await page.waitForSelector('#chart-dept canvas');
+    await page.waitForSelector('#chart-outcome canvas');
+    expect(await page.evaluate(() => typeof (window as unknown as { echarts?: unknown }).echarts)).toBe('object');
+    for (const id of ['#once-only', '#providers']) {
+      await page.waitForSelector(`${id} canvas, ${id} .notice, ${id} table`);
+    }
+    await shot('charts');
+    await axeScan('charts');
+  }, 60_000);
+
+  it('shows a person in portal mode who looked at their data, in plain words, then signs out', async () => {
+    await page.click('#signout');
+    await page.waitForSelector('#signin:not([hidden])');
+    expect(await page.$eval('#who', (el) => (el as HTMLElement).hidden)).toBe(true);
+    await signIn('portal');
+    await page.click('#lang');
+    expect(await page.$eval('html', (el) => el.lang)).toBe('en');
+    await page.select('#p-kind', 'person');
+    await page.type('#p-id', person().id);
+    await page.click('#portal-form button[type=submit]');
+    await page.waitForSelector('#accesses li');
+    const items = await page.$$eval('#accesses li', (lis) => lis.map((li) => li.textContent ?? ''));
+    const ours = items.find((text) => text.includes(caseId));
+    expect(ours).toMatch(/looked up/);
+    expect(ours).toContain('released');
+    expect(page.url()).toBe(`${base}/console`);
+    expect(await page.content()).not.toContain(person().id); // only the masked id is shown back
+    await shot('portal');
+    await axeScan('portal');
+
+    // Readable on a phone: nothing wider than the screen.
+    // (isMobile stays off: switching it reloads the page, and a reload forgets the in-memory token.)
+    await page.setViewport({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await shot('portal-phone');
+    await page.setViewport({ width: 1280, height: 900 });
+
+    // Nothing was kept outside the page's memory.
+    expect(await page.evaluate(() => [document.cookie, localStorage.length, sessionStorage.length])).toEqual(['', 0, 0]);
+    await page.click('#signout');
+    await page.waitForSelector('#signin:not([hidden])');
+    expect(await page.$eval('#portal', (el) => (el as HTMLElement).hidden)).toBe(true);
+    expect(await page.$eval('#portal-results', (el) => el.childElementCount)).toBe(0);
+  }, 60_000);
+
+  it('made no request outside the gateway and logged no console error or CSP violation', () => {
+    expect(external).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('refuses an inline script and a third-party URL (the CSP is enforced)', async () => {
+    const probe = await browser.newPage();
+    const answered: string[] = [];
+    const blocked: string[] = [];
+    probe.on('response', (r) => void (!r.url().startsWith(`${base}/`) && answered.push(r.url())));
+    probe.on('requestfailed', (r) => void blocked.push(r.url()));
+    await probe.goto(`${base}/console`, { waitUntil: 'networkidle0' });
+    const outcome = await probe.evaluate(async () => {
+      const seen: string[] = [];
+      document.addEventListener('securitypolicyviolation', (e) => seen.push(e.effectiveDirective));
+      const script = document.createElement('script');
+      script.textContent = 'window.inlineRan = true';
+      document.head.append(script);
+      const img = document.createElement('img');
+      img.alt = '';
+      img.src = 'https://cdn.example.com/pixel.png';
+      document.body.append(img);
+      await new Promise((r) => setTimeout(r, 300));
+      return { seen, inlineRan: (window as unknown as { inlineRan?: boolean }).inlineRan === true };
+    });
+    expect(outcome.inlineRan).toBe(false);
+    expect(outcome.seen).toEqual(expect.arrayContaining(['script-src-elem', 'img-src']));
+    // Chromium refuses the third-party image itself: it never reaches the network.
+    expect(answered).toEqual([]);
+    expect(blocked).toEqual(['https://cdn.example.com/pixel.png']);
+    await probe.close();
+  });
+});
