@@ -19,7 +19,19 @@ import { startTestGateway, type TestGateway } from '../helpers/app.js';
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 if (!CHROMIUM) console.warn('test/console/browser.test.ts: SKIPPED — no chromium binary at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)');
 
+// The callbacks given to page.evaluate run in the browser. This project compiles without the DOM
+// library (tsconfig), so the few browser globals they touch are declared loosely, in this file only.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const window: any;
+declare const document: any;
+declare const localStorage: { length: number };
+declare const sessionStorage: { length: number };
+type BrowserElement = any;
+type BrowserEvent = any;
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
 const ARTIFACTS = path.resolve('test-artifacts');
+const TOKEN_TTL_SECONDS = 8;
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 interface AxeViolation {
@@ -38,6 +50,9 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
   let downloadDir: string;
   const caseId = `CONSOLE-${randomUUID().slice(0, 8)}`;
   const external: string[] = [];
+  /** The bearer token of every API request the page made, and every token request, in order. */
+  const bearers: string[] = [];
+  let tokenRequests = 0;
   const consoleErrors: string[] = [];
   /** Network errors the test provokes on purpose (wrong credentials), by URL path and status. */
   const expectedNetworkErrors: string[] = [];
@@ -55,7 +70,7 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
   async function axeScan(name: string) {
     await page.evaluate(AXE_SOURCE); // through DevTools, not a <script>: the page's CSP stays as it is
     const violations = await page.evaluate(async () => {
-      const result = await (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: AxeViolation[] }> } }).axe.run(document, {
+      const result = await (window.axe as { run: (ctx: unknown, o: object) => Promise<{ violations: AxeViolation[] }> }).run(document, {
         resultTypes: ['violations'],
       });
       return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
@@ -81,7 +96,8 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    gw = await startTestGateway('pglite');
+    // Tokens live 8 s here, so the console must renew one (3 s before expiry) while the test runs.
+    gw = await startTestGateway('pglite', { config: { tokenTtlSeconds: TOKEN_TTL_SECONDS } });
     await gw.app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
 
@@ -109,6 +125,9 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     await page.setViewport({ width: 1280, height: 900 });
     page.on('request', (request) => {
       const url = request.url();
+      if (url === `${base}/v1/auth/token`) tokenRequests += 1;
+      const bearer = request.headers()['authorization'];
+      if (bearer) bearers.push(bearer);
       // data: URLs (Chromium's own date-picker icon) and the export's blob: never leave the machine.
       if (!url.startsWith(`${base}/`) && !url.startsWith(`blob:${base}/`) && !url.startsWith('data:')) external.push(url);
     });
@@ -119,10 +138,10 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
       const expected = expectedNetworkErrors.some((e) => where.endsWith(e.split(' ')[0] ?? '') && text.includes(`status of ${e.split(' ')[1]}`));
       if (!expected) consoleErrors.push(`${text} @ ${where}`);
     });
-    page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message}`));
+    page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${(err as Error).message}`));
     // A CSP violation would also be logged by Chromium; this reports it with its directive.
     await page.evaluateOnNewDocument(() => {
-      document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+      document.addEventListener('securitypolicyviolation', (e: BrowserEvent) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
     });
   }, 60_000);
 
@@ -150,8 +169,8 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     await page.click('#signin-form button[type=submit]');
     await page.waitForSelector('#signin-error:not([hidden])');
     expect(await textOf('#signin-error')).toContain('Authentication required');
-    expect(await page.$eval('#signin', (el) => (el as HTMLElement).hidden)).toBe(false);
-    await page.$eval('#signin-form', (form) => (form as HTMLFormElement).reset());
+    expect(await page.$eval('#signin', (el) => (el as BrowserElement).hidden)).toBe(false);
+    await page.$eval('#signin-form', (form) => (form as BrowserElement).reset());
     expectedNetworkErrors.length = 0;
   });
 
@@ -160,7 +179,7 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     await page.waitForSelector('#trail-table tbody tr');
     await shot('auditor');
     await page.type('#f-case', caseId);
-    expect(await page.$eval('#f-case', (el) => (el as HTMLInputElement).type)).toBe('search');
+    expect(await page.$eval('#f-case', (el) => (el as BrowserElement).type)).toBe('search');
     await page.click('#search-form button[type=submit]');
     await page.waitForFunction((id) => [...document.querySelectorAll('#trail-table tbody tr')].every((tr) => tr.textContent?.includes(id)), {}, caseId);
     expect(page.url()).toBe(`${base}/console`); // filters never reach the address
@@ -215,11 +234,21 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     await axeScan('verify');
   });
 
+  it('renews its token before it expires, and the renewed token works', async () => {
+    const before = bearers.at(-1);
+    const renewed = await page.waitForResponse((r) => r.url() === `${base}/v1/auth/token` && r.status() === 200, { timeout: TOKEN_TTL_SECONDS * 1000 });
+    expect(renewed.request().postData()).toContain(credential('auditor').clientId);
+    const verified = page.waitForResponse((r) => r.url() === `${base}/v1/audit/verify`);
+    await page.click('#verify');
+    expect((await verified).status()).toBe(200);
+    expect(bearers.at(-1)).not.toBe(before);
+  }, 30_000);
+
   it('draws the charts with ECharts under the CSP, and a calm panel for reports this gateway lacks', async () => {
     await page.click('#auditor .tabs button[data-tab=charts]');
     await page.waitForSelector('#chart-dept canvas');
     await page.waitForSelector('#chart-outcome canvas');
-    expect(await page.evaluate(() => typeof (window as unknown as { echarts?: unknown }).echarts)).toBe('object');
+    expect(await page.evaluate(() => typeof window.echarts)).toBe('object');
     for (const id of ['#once-only', '#providers']) {
       await page.waitForSelector(`${id} canvas, ${id} .notice, ${id} table`);
     }
@@ -230,7 +259,7 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
   it('shows a person in portal mode who looked at their data, in plain words, then signs out', async () => {
     await page.click('#signout');
     await page.waitForSelector('#signin:not([hidden])');
-    expect(await page.$eval('#who', (el) => (el as HTMLElement).hidden)).toBe(true);
+    expect(await page.$eval('#who', (el) => (el as BrowserElement).hidden)).toBe(true);
     await signIn('portal');
     await page.click('#lang');
     expect(await page.$eval('html', (el) => el.lang)).toBe('en');
@@ -258,8 +287,12 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     expect(await page.evaluate(() => [document.cookie, localStorage.length, sessionStorage.length])).toEqual(['', 0, 0]);
     await page.click('#signout');
     await page.waitForSelector('#signin:not([hidden])');
-    expect(await page.$eval('#portal', (el) => (el as HTMLElement).hidden)).toBe(true);
+    expect(await page.$eval('#portal', (el) => (el as BrowserElement).hidden)).toBe(true);
     expect(await page.$eval('#portal-results', (el) => el.childElementCount)).toBe(0);
+    // Signed out, the console forgets the credentials: no renewal follows.
+    const tokensAtSignOut = tokenRequests;
+    await new Promise((r) => setTimeout(r, (TOKEN_TTL_SECONDS - 4) * 1000));
+    expect(tokenRequests).toBe(tokensAtSignOut);
   }, 60_000);
 
   it('made no request outside the gateway and logged no console error or CSP violation', () => {
@@ -276,7 +309,7 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     await probe.goto(`${base}/console`, { waitUntil: 'networkidle0' });
     const outcome = await probe.evaluate(async () => {
       const seen: string[] = [];
-      document.addEventListener('securitypolicyviolation', (e) => seen.push(e.effectiveDirective));
+      document.addEventListener('securitypolicyviolation', (e: BrowserEvent) => seen.push(e.effectiveDirective));
       const script = document.createElement('script');
       script.textContent = 'window.inlineRan = true';
       document.head.append(script);
@@ -285,7 +318,7 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
       img.src = 'https://cdn.example.com/pixel.png';
       document.body.append(img);
       await new Promise((r) => setTimeout(r, 300));
-      return { seen, inlineRan: (window as unknown as { inlineRan?: boolean }).inlineRan === true };
+      return { seen, inlineRan: window.inlineRan === true };
     });
     expect(outcome.inlineRan).toBe(false);
     expect(outcome.seen).toEqual(expect.arrayContaining(['script-src-elem', 'img-src']));

@@ -1,5 +1,5 @@
 // The console's only way to the gateway: the public API, with a bearer token held in this
-// module's memory (never localStorage, sessionStorage or a cookie). Client credentials have no
+// module's memory (never in web storage or a cookie). Client credentials have no
 // refresh token, so the secret stays in memory too, to ask for a new token before the old one
 // expires; sign-out forgets both.
 
