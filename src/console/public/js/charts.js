@@ -89,7 +89,8 @@ function stacked(el, days, series, name) {
 
 function renderActivity() {
   const a = data.activity;
-  $('#activity-intro').textContent = [t('charts.activityIntro', { days: DAYS, max: PAGE * MAX_PAGES }), a.truncated ? t('charts.truncated', { n: a.scanned }) : ''].join(' ');
+  const none = a.byDept.size === 0;
+  $('#activity-intro').textContent = [t('charts.activityIntro', { days: DAYS, max: PAGE * MAX_PAGES }), a.truncated ? t('charts.truncated', { n: a.scanned }) : '', none ? t('charts.empty') : ''].join(' ');
   const outcomes = new Map([...a.byOutcome].map(([k, v]) => [label('outcome', k), v]));
   stacked($('#chart-dept'), a.days, a.byDept, t('col.count'));
   stacked($('#chart-outcome'), a.days, outcomes, t('col.count'));
@@ -106,7 +107,7 @@ function renderOnceOnly() {
   const rateEl = h('div', { class: 'chart short', role: 'img' });
   const reasonsEl = h('div', { class: 'chart short', role: 'img' });
   const reasons = new Map();
-  for (const p of r.procedures) for (const [reason, n] of Object.entries(p.toSubmitByReason ?? {})) reasons.set(reason, (reasons.get(reason) ?? 0) + n);
+  for (const p of r.procedures) for (const [reason, n] of Object.entries(p.toSubmitByReason ?? {})) reasons.set(label('reason', reason), (reasons.get(label('reason', reason)) ?? 0) + n);
   clear(
     box,
     h('p', {}, `${t('charts.oneTripRate')}: ${percent(r.totals.oneTripCases, r.totals.cases)}% (${r.totals.oneTripCases}/${r.totals.cases})`),
@@ -114,7 +115,7 @@ function renderOnceOnly() {
     table(
       t('charts.onceOnly'),
       [t('col.procedure'), t('col.cases'), t('col.rate'), t('charts.toSubmitReasons')],
-      r.procedures.map((p) => [p.title || p.procedure, p.cases, `${percent(p.oneTripCases, p.cases)}%`, Object.entries(p.toSubmitByReason ?? {}).map(([k, n]) => `${k}: ${n}`).join(', ')]),
+      r.procedures.map((p) => [p.title || p.procedure, p.cases, `${percent(p.oneTripCases, p.cases)}%`, Object.entries(p.toSubmitByReason ?? {}).map(([k, n]) => `${label('reason', k)}: ${n}`).join(', ')]),
     ),
   );
   chart(rateEl, {
