@@ -79,7 +79,19 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     expect(serious.map((v) => `${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
   }
 
-  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `console-${name}.png`), fullPage: true });
+  const shot = (name: string, fullPage = true) => page.screenshot({ path: path.join(ARTIFACTS, `console-${name}.png`), fullPage });
+  const trailSeqs = () => page.$$eval('#trail-table tbody tr td:first-child', (tds) => tds.map((td) => Number(td.textContent)));
+  /** Submits the search form and waits for the search's answer; its request body. */
+  async function search(): Promise<Record<string, unknown>> {
+    // Mark what is shown now; the answer replaces it with a new table or notice.
+    await page.$eval('#trail-results > *', (el) => void (el as BrowserElement).setAttribute('data-stale', ''));
+    const answered = page.waitForResponse((r) => r.url() === `${base}/v1/audit/search` && r.request().method() === 'POST');
+    await page.click('#search-form button[type=submit]');
+    const response = await answered;
+    expect(response.status()).toBe(200);
+    await page.waitForSelector('#trail-results > :not([data-stale])');
+    return JSON.parse(response.request().postData() ?? '{}');
+  }
 
   async function signIn(role: 'auditor' | 'portal') {
     const c = credential(role);
@@ -101,8 +113,18 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     await gw.app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
 
-    // A lookup with a fresh case id, made through the API like any consumer would.
+    // Some earlier traffic, so the trail has more than one page; then a lookup with a fresh case
+    // id, made through the API like any consumer would.
     const token = await gw.token('civil-affairs-window');
+    for (let i = 0; i < 30; i += 1) {
+      const earlier = await gw.app.inject({
+        method: 'POST',
+        url: '/v1/lookups',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { type: 'household-registration', subject: { kind: 'person', id: person().id }, purpose: 'marriage-registration-application', caseId: `EARLIER-${i}` },
+      });
+      expect(earlier.statusCode).toBe(200);
+    }
     const res = await gw.app.inject({
       method: 'POST',
       url: '/v1/lookups',
@@ -174,14 +196,44 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     expectedNetworkErrors.length = 0;
   });
 
-  it('lets an auditor find the fresh lookup by case id and open its full detail', async () => {
+  it('shows an auditor the trail newest first, a page at a time', async () => {
     await signIn('auditor');
     await page.waitForSelector('#trail-table tbody tr');
-    await shot('auditor');
+    const first = await trailSeqs();
+    expect(first).toHaveLength(25);
+    expect(first).toEqual([...first].sort((a, b) => b - a));
+    await shot('auditor', false);
+    await page.click('#page-older');
+    await page.waitForFunction((last) => Number(document.querySelector('#trail-table tbody td')?.textContent) < last, {}, first.at(-1) ?? 0);
+    const second = await trailSeqs();
+    expect(second[0]).toBe((first.at(-1) ?? 0) - 1);
+    expect(await page.$eval('#page-newer', (el) => (el as BrowserElement).disabled)).toBe(false);
+    await page.click('#page-newer');
+    await page.waitForFunction((top) => Number(document.querySelector('#trail-table tbody td')?.textContent) >= top, {}, first[0] ?? 0);
+    expect(await page.$eval('#page-newer', (el) => (el as BrowserElement).disabled)).toBe(true);
+  }, 30_000);
+
+  it('searches by time range and by subject, the subject in the body only', async () => {
+    await page.$eval('#f-from', (el) => void ((el as BrowserElement).value = '2099-01-01T00:00:00'));
+    const future = await search();
+    expect(future.from).toMatch(/^2098-12-3\dT|^2099-01-01T/);
+    expect(await textOf('#trail-results')).toContain('没有符合条件的记录');
+    await page.$eval('#f-from', (el) => void ((el as BrowserElement).value = ''));
+
+    await page.type('#f-subject-id', person().id);
+    const body = await search();
+    expect(body.subject).toEqual({ kind: 'person', id: person().id });
+    expect(page.url()).toBe(`${base}/console`);
+    const rows = await page.$$eval('#trail-table tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    expect(rows.some((r) => r.includes(caseId))).toBe(true);
+    expect(rows.join('\n')).not.toContain(person().id);
+    await page.$eval('#search-form', (form) => (form as BrowserElement).reset());
+  }, 30_000);
+
+  it('lets an auditor find the fresh lookup by case id and open its full detail', async () => {
     await page.type('#f-case', caseId);
     expect(await page.$eval('#f-case', (el) => (el as BrowserElement).type)).toBe('search');
-    await page.click('#search-form button[type=submit]');
-    await page.waitForFunction((id) => [...document.querySelectorAll('#trail-table tbody tr')].every((tr) => tr.textContent?.includes(id)), {}, caseId);
+    expect(await search()).toEqual({ caseId, limit: 25 });
     expect(page.url()).toBe(`${base}/console`); // filters never reach the address
     const rows = await page.$$eval('#trail-table tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
     expect(rows).toHaveLength(1);
@@ -223,6 +275,18 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]?.caseId).toBe(caseId);
     expect(await textOf('#status')).toContain(file ?? '');
+
+    await page.select('#export-format', 'text/csv');
+    await page.click('#export');
+    let csv: string | undefined;
+    for (let i = 0; i < 50 && !csv; i += 1) {
+      csv = readdirSync(downloadDir).find((f) => f.endsWith('.csv'));
+      if (!csv) await new Promise((r) => setTimeout(r, 100));
+    }
+    const [header, row, ...rest] = readFileSync(path.join(downloadDir, csv ?? ''), 'utf8').trim().split(/\r?\n/);
+    expect(header).toMatch(/^seq,/);
+    expect(row).toContain(caseId);
+    expect(rest).toEqual([]);
   });
 
   it('verifies the chain', async () => {
@@ -261,20 +325,27 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     await page.waitForSelector('#signin:not([hidden])');
     expect(await page.$eval('#who', (el) => (el as BrowserElement).hidden)).toBe(true);
     await signIn('portal');
-    await page.click('#lang');
-    expect(await page.$eval('html', (el) => el.lang)).toBe('en');
     await page.select('#p-kind', 'person');
     await page.type('#p-id', person().id);
     await page.click('#portal-form button[type=submit]');
     await page.waitForSelector('#accesses li');
-    const items = await page.$$eval('#accesses li', (lis) => lis.map((li) => li.textContent ?? ''));
-    const ours = items.find((text) => text.includes(caseId));
-    expect(ours).toMatch(/looked up/);
-    expect(ours).toContain('released');
+    const ourAccess = async () => (await page.$$eval('#accesses li', (lis) => lis.map((li) => li.textContent ?? ''))).find((text) => text.includes(caseId));
+    expect(await ourAccess()).toMatch(/民政局查询了“户籍登记信息”，用于办理“结婚登记”/);
     expect(page.url()).toBe(`${base}/console`);
     expect(await page.content()).not.toContain(person().id); // only the masked id is shown back
-    await shot('portal');
+    await shot('portal', false);
     await axeScan('portal');
+
+    // Older accesses a page at a time (31 accesses, 20 a page).
+    expect(await page.$$eval('#accesses li', (lis) => lis.length)).toBe(20);
+    await page.click('#accesses + button');
+    await page.waitForFunction(() => document.querySelectorAll('#accesses li').length === 31);
+
+    // The same tracker in English, re-rendered in place.
+    await page.click('#lang');
+    expect(await page.$eval('html', (el) => el.lang)).toBe('en');
+    expect(await ourAccess()).toMatch(/looked up "户籍登记信息" for the procedure "结婚登记" \(case CONSOLE-/);
+    expect(await ourAccess()).toContain('released');
 
     // Readable on a phone: nothing wider than the screen.
     // (isMobile stays off: switching it reloads the page, and a reload forgets the in-memory token.)
