@@ -295,6 +295,19 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     await page.waitForSelector('#verify-verdict');
     expect(await textOf('#verify-verdict')).toBe('哈希链完整');
     expect(await textOf('#verify-result dl')).toMatch(/最新签名检查点/);
+    // Where the gateway offers GET /v1/audit/checkpoints (ARCHITECTURE.md), they can be saved for the CLI.
+    const published = (await page.evaluate(() => fetch('/openapi.json').then((r) => r.json()))) as { paths: Record<string, { get?: unknown }> };
+    const offersCheckpoints = Boolean(published.paths['/v1/audit/checkpoints']?.get);
+    expect(Boolean(await page.$('#checkpoints-download'))).toBe(offersCheckpoints);
+    if (offersCheckpoints) {
+      await page.click('#checkpoints-download');
+      let saved = false;
+      for (let i = 0; i < 50 && !saved; i += 1) {
+        saved = readdirSync(downloadDir).includes('checkpoints.ndjson');
+        if (!saved) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(saved).toBe(true);
+    }
     await axeScan('verify');
   });
 

@@ -1,7 +1,7 @@
 // Auditor mode: the trail newest first with paging, the search form over every filter of
 // POST /v1/audit/search, an event's full detail, export of the current filter, chain verification.
 // Filters travel in request bodies only: the page's own address never changes.
-import { call, callJson } from './api.js';
+import { call, callJson, offers } from './api.js';
 import { $, announce, clear, formValues, h, problemText, table } from './dom.js';
 import { formatTime, label, onLanguageChange, t } from './i18n.js';
 import { loadCharts, resetCharts } from './charts.js';
@@ -95,13 +95,7 @@ async function exportCurrent() {
     const blob = await res.blob();
     const given = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') || '');
     const name = given ? given[1] : `audit-export.${accept === 'text/csv' ? 'csv' : 'ndjson'}`;
-    const url = URL.createObjectURL(blob);
-    const link = h('a', { href: url, download: name, hidden: true });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    announce(t('export.done', { name }));
+    saveBlob(blob, name);
   } catch (err) {
     announce(problemText(err, t('error.network')));
   }
@@ -112,7 +106,8 @@ async function verify() {
   button.disabled = true;
   clear($('#verify-result'), h('p', {}, t('verify.busy')));
   try {
-    verified = { answer: await callJson('GET', '/v1/audit/verify') };
+    const [answer, checkpoints] = await Promise.all([callJson('GET', '/v1/audit/verify'), offers('GET', '/v1/audit/checkpoints')]);
+    verified = { answer, checkpoints };
   } catch (err) {
     verified = { error: err };
   }
@@ -140,7 +135,44 @@ function renderVerify() {
       v.reason ? pair(t('verify.reason'), v.reason) : [],
       pair(t('verify.checkpoint'), checkpoint ? `#${checkpoint.seq} ${checkpoint.hash} (${formatTime(checkpoint.time)})` : t('verify.noCheckpoint'), Boolean(checkpoint)),
     ),
+    verified.checkpoints
+      ? h('div', { class: 'actions' }, h('button', { type: 'button', id: 'checkpoints-download', onclick: () => void downloadCheckpoints() }, t('verify.downloadCheckpoints')), h('span', { class: 'hint' }, t('verify.checkpointsHint')))
+      : null,
   );
+}
+
+/** Saves a file the browser made (an export, the checkpoints) under name. */
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = h('a', { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  announce(t('export.done', { name }));
+}
+
+const CHECKPOINT_PAGE = 500;
+const CHECKPOINT_PAGES = 40;
+
+/**
+ * Every signed checkpoint, one per line, for keeping elsewhere and for the CLI's offline check
+ * (`audit verify --file export.ndjson --checkpoints checkpoints.ndjson`).
+ */
+async function downloadCheckpoints() {
+  try {
+    const lines = [];
+    let after = 0;
+    for (let page = 0; page < CHECKPOINT_PAGES; page += 1) {
+      const { checkpoints } = await callJson('GET', '/v1/audit/checkpoints', { query: { after: String(after), limit: String(CHECKPOINT_PAGE) } });
+      for (const c of checkpoints) lines.push(JSON.stringify(c));
+      if (checkpoints.length < CHECKPOINT_PAGE) break;
+      after = checkpoints[checkpoints.length - 1].seq;
+    }
+    saveBlob(new Blob(lines.map((l) => `${l}\n`), { type: 'application/x-ndjson' }), 'checkpoints.ndjson');
+  } catch (err) {
+    announce(problemText(err, t('error.network')));
+  }
 }
 
 function selectTab(name) {
