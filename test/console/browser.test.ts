@@ -203,6 +203,11 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     expect(first).toHaveLength(25);
     expect(first).toEqual([...first].sort((a, b) => b - a));
     await shot('auditor', false);
+    await page.setViewport({ width: 390, height: 844 });
+    // On a phone the table scrolls inside its own (focusable) region; the page never scrolls sideways.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await shot('auditor-phone', false);
+    await page.setViewport({ width: 1280, height: 900 });
     await page.click('#page-older');
     await page.waitForFunction((last) => Number(document.querySelector('#trail-table tbody td')?.textContent) < last, {}, first.at(-1) ?? 0);
     const second = await trailSeqs();

@@ -186,6 +186,8 @@ function selectTab(name) {
 
 export async function startAuditor() {
   active = true;
+  // On a phone the filters start folded, so the trail is on the first screen.
+  $('#filters').open = !window.matchMedia('(max-width: 40rem)').matches;
   selectTab('trail');
   trail = { filters: {}, cursors: [undefined], index: 0, events: [], nextCursor: null, error: null };
   await loadPage(0);
