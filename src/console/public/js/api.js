@@ -58,7 +58,7 @@ function schedule(expiresIn) {
   clearTimeout(session.renewTimer);
   // Renew when four fifths of the lifetime have passed (at least 5 s before it ends).
   const inMs = Math.max(1, Math.min(expiresIn * 0.8, expiresIn - 5)) * 1000;
-  session.renewTimer = setTimeout(() => void renew().catch(() => signOut()), inMs);
+  session.renewTimer = setTimeout(() => void renew().catch(() => signOut(true, 'renewal-failed')), inMs);
 }
 
 async function renew() {
@@ -79,10 +79,11 @@ export async function signIn(clientId, secret) {
   return currentSession();
 }
 
-export function signOut(notify = true) {
+/** Forgets the token and the secret; reason is set when the console, not the user, ended the session. */
+export function signOut(notify = true, reason = null) {
   if (session) clearTimeout(session.renewTimer);
   session = null;
-  if (notify) signedOutListener();
+  if (notify) signedOutListener(reason);
 }
 
 /**

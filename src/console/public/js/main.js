@@ -59,10 +59,10 @@ $('#signin-form').addEventListener('submit', async (event) => {
 
 $('#signout').addEventListener('click', () => signOut());
 
-onSignedOut(() => {
+onSignedOut((reason) => {
   stopAuditor();
   stopPortal();
-  announce('');
+  announce(reason ? t('session.ended') : '');
   $('#signin-form').reset();
   $('#signin-error').hidden = true;
   show('signin');
