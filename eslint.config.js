@@ -1,8 +1,9 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'coverage/', 'dist/'] },
+  { ignores: ['node_modules/', 'data/', 'coverage/', 'dist/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,5 +16,10 @@ export default tseslint.config(
   {
     files: ['src/cli.ts', 'bench/**', 'src/server.ts', 'src/demo/providers.ts', 'src/db/pglite-template.ts'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // The console's ES modules run in the browser.
+    files: ['src/console/public/**/*.js'],
+    languageOptions: { globals: globals.browser },
   },
 );

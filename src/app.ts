@@ -26,6 +26,7 @@ import adminRoutes from './registry/admin-routes.js';
 import catalogRoutes from './registry/catalog-routes.js';
 import consentRoutes from './consents/routes.js';
 import consentsPlugin from './plugins/consents.js';
+import consoleRoutes from './console/plugin.js';
 import { loggerOptions } from './logging.js';
 
 export interface BuildOptions {
@@ -126,6 +127,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   await app.register(opsRoutes);
   await app.register(docsRoutes);
+  await app.register(consoleRoutes);
   await app.register(authRoutes);
   await app.register(lookupRoutes);
   await app.register(auditRoutes);

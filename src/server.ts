@@ -90,6 +90,9 @@ Try a lookup (housing provident fund window asks Public Security for a household
 TOKEN=$(curl -s ${base}/v1/auth/token -u '${window.clientId}:${window.clientSecret}' -d grant_type=client_credentials | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
 curl -s ${base}/v1/lookups -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
   -d '{"type":"household-registration","subject":{"kind":"person","id":"${person.id}"},"purpose":"housing-fund-withdrawal","caseId":"HF-2026-000001"}'
+
+Then open the console at ${base}/console and sign in as audit-office (auditor) or citizen-portal (portal),
+with the secret from the credentials file.
 `);
 }
 

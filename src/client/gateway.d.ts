@@ -1100,6 +1100,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Web console for auditors and the citizen portal
+         * @description An HTML page (plain ES modules and CSS under `/console/`, Apache ECharts from the gateway's own npm
+         *     package) that signs in with an `auditor` or `portal` client's credentials and then uses only this
+         *     public API: the audit trail, its export and verification, reports, and the data tracker. The token is
+         *     kept in the page's memory only. Served with `Content-Security-Policy: default-src 'self'` (no inline
+         *     script or style, no third-party URL). The page's assets under `/console/` are files, not operations, and
+         *     are not listed here. Public; not counted against any quota.
+         */
+        get: operations["getConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3329,6 +3354,33 @@ export interface operations {
                 content: {
                     "text/html": string;
                 };
+            };
+        };
+    };
+    getConsole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The console page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not modified since the copy the browser holds (`If-None-Match` / `If-Modified-Since`). */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -3,6 +3,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
 import { loadGatewayDocument, type OpenApiDocument } from '../../src/openapi.js';
+import { CONSOLE_PREFIX } from '../../src/console/plugin.js';
 import { DOCS_PREFIX } from '../../src/ops/docs.js';
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
@@ -10,8 +11,11 @@ const addFormats: FormatsPlugin = (addFormatsModule as unknown as { default: For
 
 export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'trace'] as const;
 
-/** Swagger UI's own assets (scripts, styles, its copy of the document) live under /docs/ and are not operations. */
-export const isDocsAsset = (url: string) => url.startsWith(`${DOCS_PREFIX}/`);
+/**
+ * Swagger UI's own assets (scripts, styles, its copy of the document) live under /docs/, and the
+ * console's files (page, ES modules, styles, ECharts) under /console/: files, not operations.
+ */
+export const isDocsAsset = (url: string) => url.startsWith(`${DOCS_PREFIX}/`) || url.startsWith(`${CONSOLE_PREFIX}/`);
 
 /** `/v1/catalog/:type` → `/v1/catalog/{type}` (a Fastify regexp constraint such as `:id(^\d+)` is dropped). */
 export function toDocumentPath(fastifyUrl: string): string {
