@@ -109,6 +109,20 @@ export interface AuditChainHeadTable {
   anchor_hash: string;
 }
 
+/** One case (the case.material events of one POST /v1/cases), kept by a trigger on audit_events (migration 0006). */
+export interface ReportCasesTable {
+  consumer: string;
+  request_id: string;
+  procedure: string;
+  case_id: string;
+  started_at: Timestamp;
+  materials: number;
+  fetched: number;
+  to_submit: number;
+  /** To-submit materials by reason, e.g. {"not_held": 1}. */
+  reasons: Json<Record<string, number>>;
+}
+
 export interface Database {
   departments: DepartmentsTable;
   clients: ClientsTable;
@@ -119,4 +133,5 @@ export interface Database {
   gateway_secrets: GatewaySecretsTable;
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
+  report_cases: ReportCasesTable;
 }
