@@ -19,6 +19,7 @@ import metricsPlugin from './plugins/metrics.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import registryPlugin from './plugins/registry.js';
 import adminRoutes from './registry/admin-routes.js';
+import reportRoutes from './reports/routes.js';
 import catalogRoutes from './registry/catalog-routes.js';
 import { loggerOptions } from './logging.js';
 
@@ -92,6 +93,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(auditRoutes);
   await app.register(catalogRoutes);
   await app.register(adminRoutes);
+  await app.register(reportRoutes);
   return app;
 }
 

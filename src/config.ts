@@ -33,6 +33,9 @@ export interface Config {
   providerBreakerFailures: number;
   providerBreakerHalfOpenMs: number;
   revocationCheckMs: number;
+  /** GET /v1/public/once-only: requests per minute per address, and how long each replica reuses an answer. */
+  publicReportRateLimitPerMinute: number;
+  publicReportCacheSeconds: number;
 }
 
 const schema = {
@@ -59,6 +62,8 @@ const schema = {
     PROVIDER_BREAKER_FAILURES: { type: 'integer', minimum: 1, default: 5 },
     PROVIDER_BREAKER_HALF_OPEN_MS: { type: 'integer', minimum: 100, default: 10000 },
     REVOCATION_CHECK_MS: { type: 'integer', minimum: 0, maximum: 5000, default: 2000 },
+    PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 30 },
+    PUBLIC_REPORT_CACHE_SECONDS: { type: 'integer', minimum: 0, maximum: 60, default: 60 },
   },
 } as const;
 
@@ -84,6 +89,8 @@ interface Env {
   PROVIDER_BREAKER_FAILURES: number;
   PROVIDER_BREAKER_HALF_OPEN_MS: number;
   REVOCATION_CHECK_MS: number;
+  PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE: number;
+  PUBLIC_REPORT_CACHE_SECONDS: number;
 }
 
 /** Reads and validates the environment (or `data`, for tests); throws a readable error on bad values. */
@@ -117,6 +124,8 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     providerBreakerFailures: env.PROVIDER_BREAKER_FAILURES,
     providerBreakerHalfOpenMs: env.PROVIDER_BREAKER_HALF_OPEN_MS,
     revocationCheckMs: env.REVOCATION_CHECK_MS,
+    publicReportRateLimitPerMinute: env.PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE,
+    publicReportCacheSeconds: env.PUBLIC_REPORT_CACHE_SECONDS,
     ...overrides,
   };
   return Object.freeze(config);
