@@ -68,7 +68,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .raw(
       `create function onetrip_report_cases_rollup() returns trigger language plpgsql as $fn$
       begin
-        if current_setting('onetrip.rerouting', true) is distinct from 'on' then
+        -- Most batches hold no case material (lookups, tokens): leave them after one scan.
+        if current_setting('onetrip.rerouting', true) is distinct from 'on'
+          and exists (select 1 from new_events where action = 'case.material') then
           ${rollupFrom('new_events')};
         end if;
         return null;
