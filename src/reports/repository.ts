@@ -78,46 +78,50 @@ export const PROVIDER_FAILURE_CODES = ['PROVIDER_ERROR', 'PROVIDER_BAD_RESPONSE'
  * event that names a provider and either got an answer (`ok`, `not_found`) or failed at the
  * provider (PROVIDER_* codes). Policy refusals never reached the provider and are not calls.
  * Latency is the event's `latencyMs` (from the request's start to the event).
+ *
+ * One scan groups the window's calls by provider, outcome, code and latency (a few thousand groups
+ * however many events); counts and exact percentiles (percentile_disc) are taken from those groups.
  */
 export async function providerCounts(db: DB, from: Date, to: Date): Promise<ProviderCounts[]> {
   const codes = sql.join(PROVIDER_FAILURE_CODES.map((c) => sql`${c}`));
-  const { rows } = await sql<{
-    provider: string;
-    calls: number;
-    ok: number;
-    not_found: number;
-    failed: number;
-    p50: number | null;
-    p95: number | null;
-    by_code: Record<string, number> | null;
-  }>`
-    with calls as (
-      select provider, outcome, error_code, latency_ms from audit_events
-      where time >= ${from} and time < ${to} and provider is not null
-        and action in ('lookup', 'batch.item', 'case.material', 'verification')
-        and (outcome in ('ok', 'not_found') or error_code in (${codes}))
-    )
-    select provider, count(*)::int as calls,
-      (count(*) filter (where outcome = 'ok'))::int as ok,
-      (count(*) filter (where outcome = 'not_found'))::int as not_found,
-      (count(*) filter (where outcome not in ('ok', 'not_found')))::int as failed,
-      percentile_disc(0.5) within group (order by latency_ms) as p50,
-      percentile_disc(0.95) within group (order by latency_ms) as p95,
-      (select jsonb_object_agg(error_code, n) from (
-        select error_code, count(*)::int as n from calls f where f.provider = c.provider and f.outcome not in ('ok', 'not_found') group by error_code
-      ) failed) as by_code
-    from calls c group by provider`.execute(db);
-  return rows.map((r) => {
-    const byCode = typeof r.by_code === 'string' ? (JSON.parse(r.by_code) as Record<string, number>) : (r.by_code ?? {});
-    return {
-      provider: r.provider,
-      calls: Number(r.calls),
-      ok: Number(r.ok),
-      notFound: Number(r.not_found),
-      failed: Number(r.failed),
-      byCode,
-      p50Ms: r.p50 === null ? null : Number(r.p50),
-      p95Ms: r.p95 === null ? null : Number(r.p95),
-    };
+  const { rows } = await sql<{ provider: string; outcome: string; error_code: string | null; latency_ms: number; n: number }>`
+    select provider, outcome, error_code, latency_ms, count(*)::int as n from audit_events
+    where time >= ${from} and time < ${to} and provider is not null
+      and action in ('lookup', 'batch.item', 'case.material', 'verification')
+      and (outcome in ('ok', 'not_found') or error_code in (${codes}))
+    group by provider, outcome, error_code, latency_ms`.execute(db);
+  const byProvider = new Map<string, { counts: ProviderCounts; latencies: Array<[number, number]> }>();
+  for (const r of rows) {
+    let entry = byProvider.get(r.provider);
+    if (!entry) {
+      entry = { counts: { provider: r.provider, calls: 0, ok: 0, notFound: 0, failed: 0, byCode: {}, p50Ms: null, p95Ms: null }, latencies: [] };
+      byProvider.set(r.provider, entry);
+    }
+    const n = Number(r.n);
+    const c = entry.counts;
+    c.calls += n;
+    if (r.outcome === 'ok') c.ok += n;
+    else if (r.outcome === 'not_found') c.notFound += n;
+    else {
+      c.failed += n;
+      const code = r.error_code ?? 'unknown';
+      c.byCode[code] = (c.byCode[code] ?? 0) + n;
+    }
+    entry.latencies.push([Number(r.latency_ms), n]);
+  }
+  return [...byProvider.values()].map(({ counts, latencies }) => {
+    latencies.sort((a, b) => a[0] - b[0]);
+    return { ...counts, p50Ms: percentileOf(latencies, counts.calls, 0.5), p95Ms: percentileOf(latencies, counts.calls, 0.95) };
   });
+}
+
+/** percentile_disc over (value, count) pairs sorted by value: the first value whose cumulative share reaches p. */
+export function percentileOf(sorted: ReadonlyArray<readonly [number, number]>, total: number, p: number): number | null {
+  if (total === 0) return null;
+  let seen = 0;
+  for (const [value, n] of sorted) {
+    seen += n;
+    if (seen / total >= p) return value;
+  }
+  return sorted[sorted.length - 1]![0];
 }

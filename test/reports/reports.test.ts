@@ -1,5 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { percentileOf } from '../../src/reports/repository.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
 import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
 import { eventsFor, post, register, requestIdOf, TEST_RECORD, testType } from '../lookups/consumer.js';
@@ -25,6 +27,16 @@ interface Answer {
   fetched: number;
   toSubmit: number;
 }
+
+describe('percentileOf', () => {
+  it('is percentile_disc over (value, count) pairs', () => {
+    const pairs: Array<[number, number]> = [[1, 1], [2, 1], [3, 1], [4, 1]];
+    expect([percentileOf(pairs, 4, 0.5), percentileOf(pairs, 4, 0.95), percentileOf(pairs, 4, 0.25)]).toEqual([2, 4, 1]);
+    expect(percentileOf([[10, 19], [900, 1]], 20, 0.95)).toBe(10);
+    expect(percentileOf([[10, 18], [900, 2]], 20, 0.95)).toBe(900);
+    expect(percentileOf([], 0, 0.5)).toBeNull();
+  });
+});
 
 describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
   let gw: TestGateway;
@@ -175,7 +187,11 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
     // ok: 7 + 3 (rpt-ok in mixed); not found: 3 (mixed) + 3 (missing only); failed: 3 (rpt-broken).
     expect(education).toMatchObject({ calls: 19, ok: 10, notFound: 6, failed: 3, byCode: { PROVIDER_ERROR: 3 }, breaker: 'closed' });
     expect(typeof education.p50Ms).toBe('number');
-    expect(education.p95Ms as number).toBeGreaterThanOrEqual(education.p50Ms as number);
+    // Exactly PostgreSQL's percentile_disc over the same events.
+    const { rows } = await sql<{ p50: number; p95: number }>`
+      select percentile_disc(0.5) within group (order by latency_ms) as p50, percentile_disc(0.95) within group (order by latency_ms) as p95
+      from audit_events where provider = ${PROVIDER} and (outcome in ('ok', 'not_found') or error_code = 'PROVIDER_ERROR')`.execute(gw.db.db);
+    expect([education.p50Ms, education.p95Ms]).toEqual([Number(rows[0]!.p50), Number(rows[0]!.p95)]);
     // Refused before any provider was asked (sharing none, no grant): not calls. Listed with zeros.
     const publicSecurity = providers.find((p) => p.provider === 'public-security')!;
     expect(publicSecurity).toMatchObject({ calls: 0, ok: 0, notFound: 0, failed: 0, byCode: {}, p50Ms: null, p95Ms: null, breaker: 'closed' });
