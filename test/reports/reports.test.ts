@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percentileOf } from '../../src/reports/repository.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
+import { startFakeProvider, type FakeProvider } from '../helpers/fake-provider.js';
 import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
 import { eventsFor, post, register, requestIdOf, TEST_RECORD, testType } from '../lookups/consumer.js';
 
@@ -254,5 +255,45 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
     // No case id, request id or subject ever becomes a label.
     expect(text).not.toMatch(/RPT-|request_id|case_id/);
     for (const s of gw.subjects) expect(text).not.toContain(s.id);
+  });
+});
+
+describe.each(DATABASE_KINDS)('provider circuits in reports and metrics on %s', (kind) => {
+  let gw: TestGateway;
+  let down: FakeProvider;
+
+  beforeAll(async () => {
+    gw = await startTestGateway(kind, { env: { PROVIDER_BREAKER_FAILURES: '1' } });
+    down = await startFakeProvider({ behaviour: 'status500' });
+    await register(gw, {
+      types: [testType('rpt-down', { kind: 'http', url: `${down.url}/answer`, timeoutMs: 2000 }, { provider: 'taxation' })],
+      procedures: [{ code: 'rpt-down-procedure', title: 'down', materials: ['rpt-down'] }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await down?.close();
+  });
+
+  it('shows an open circuit after a failure, and the refused call as PROVIDER_UNAVAILABLE', async () => {
+    const token = await gw.token('housing-fund-window');
+    const person = gw.subjects.find((s) => s.kind === 'person')!;
+    for (const caseId of ['RPT-D1', 'RPT-D2']) {
+      const res = await post(gw, '/v1/cases', token, { procedure: 'rpt-down-procedure', applicant: { kind: 'person', id: person.id }, caseId });
+      expect(res.json().materials[0].reason).toBe('provider_failed');
+    }
+    expect(down.hits).toBe(1);
+    const report = await gw.app.inject({ url: '/v1/reports/providers', headers: { authorization: `Bearer ${await gw.token('audit-office')}` } });
+    expect(report.json().providers.find((p: { provider: string }) => p.provider === 'taxation')).toMatchObject({
+      calls: 2,
+      failed: 2,
+      byCode: { PROVIDER_ERROR: 1, PROVIDER_UNAVAILABLE: 1 },
+      breaker: 'open',
+    });
+    const metrics = (await gw.app.inject({ url: '/metrics' })).body;
+    expect(metrics).toContain('onetrip_provider_circuit_state{provider="taxation"} 2');
+    expect(metrics).toContain('onetrip_provider_calls_total{provider="taxation",outcome="provider_error"} 1');
+    expect(metrics).toContain('onetrip_provider_calls_total{provider="taxation",outcome="provider_unavailable"} 1');
+    expect(metrics).toContain('onetrip_cases_total{procedure="rpt-down-procedure",consumer="housing-fund",one_trip="false"} 2');
   });
 });
