@@ -1504,10 +1504,6 @@ export interface components {
             })[];
         };
         ProvidersReport: {
-            /** Format: date-time */
-            from?: string;
-            /** Format: date-time */
-            to?: string;
             providers: {
                 provider: string;
                 calls: number;

@@ -53,7 +53,7 @@ export default async function reportRoutes(app: FastifyInstance) {
       const providers = [...byProvider.values()]
         .sort((a, b) => a.provider.localeCompare(b.provider))
         .map((p) => ({ ...p, breaker: app.adapters.circuitState(p.provider) }));
-      return { from: window.from.toISOString(), to: window.to.toISOString(), providers };
+      return { providers };
     },
   );
 
