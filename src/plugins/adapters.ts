@@ -40,7 +40,14 @@ async function adaptersPlugin(app: FastifyInstance) {
   const callListeners: ProviderCallListener[] = [];
   const notify = (provider: string, outcome: string, started: number) => {
     const info = { provider, outcome, seconds: (performance.now() - started) / 1000 };
-    for (const l of callListeners) l(info);
+    for (const l of callListeners) {
+      try {
+        l(info);
+      } catch (err) {
+        // A metrics listener must never turn a provider's answer into a failure.
+        app.log.warn({ err }, 'provider call listener failed');
+      }
+    }
   };
   // Times each call for the listeners; one closure per call, nothing when nobody listens.
   const observed = (adapter: ProviderAdapter): ProviderAdapter =>
