@@ -1,4 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percentileOf } from '../../src/reports/repository.js';
@@ -52,7 +53,12 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
   const startedAt = new Date();
 
   beforeAll(async () => {
-    gw = await startTestGateway(kind, { beforeRoutes: registerReportProviders, env: { PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE: '3' } });
+    gw = await startTestGateway(kind, {
+      beforeRoutes: registerReportProviders,
+      env: { PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE: '3', ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}) },
+      // Counters of this run only, when they live in a shared Redis.
+      config: { rateLimitNamespace: `onetrip-rl-reports-${randomUUID()}:` },
+    });
     const own = { provider: PROVIDER };
     await register(gw, {
       types: [
