@@ -23,6 +23,7 @@ import rateLimitPlugin from './plugins/rate-limit.js';
 import registryPlugin from './plugins/registry.js';
 import unauthLimitPlugin from './plugins/unauth-limit.js';
 import adminRoutes from './registry/admin-routes.js';
+import reportRoutes from './reports/routes.js';
 import catalogRoutes from './registry/catalog-routes.js';
 import consentRoutes from './consents/routes.js';
 import consentsPlugin from './plugins/consents.js';
@@ -135,6 +136,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(adminRoutes);
   await app.register(consentRoutes);
   await app.register(objectionRoutes);
+  await app.register(reportRoutes);
   return app;
 }
 

@@ -47,6 +47,9 @@ export interface Config {
   auditCheckpointEvents: number;
   /** AUDIT_CHECKPOINT_SECONDS: and at least this often while events arrive. */
   auditCheckpointSeconds: number;
+  /** GET /v1/public/once-only: requests per minute per address, and how long each replica reuses an answer. */
+  publicReportRateLimitPerMinute: number;
+  publicReportCacheSeconds: number;
 }
 
 /** Booleans in the environment: true/false/1/0/yes/no, any case (contract, "Runtime"). */
@@ -86,6 +89,8 @@ const schema = {
     CONSENT_TTL_HOURS: { type: 'integer', minimum: 1, maximum: 8760, default: 168 },
     AUDIT_CHECKPOINT_EVENTS: { type: 'integer', minimum: 1, default: 1000 },
     AUDIT_CHECKPOINT_SECONDS: { type: 'integer', minimum: 1, default: 60 },
+    PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 30 },
+    PUBLIC_REPORT_CACHE_SECONDS: { type: 'integer', minimum: 0, maximum: 60, default: 60 },
   },
 } as const;
 
@@ -116,6 +121,8 @@ interface Env {
   CONSENT_TTL_HOURS: number;
   AUDIT_CHECKPOINT_EVENTS: number;
   AUDIT_CHECKPOINT_SECONDS: number;
+  PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE: number;
+  PUBLIC_REPORT_CACHE_SECONDS: number;
 }
 
 /** Reads and validates the environment (or `data`, for tests); throws a readable error on bad values. */
@@ -155,6 +162,8 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     consentTtlHours: env.CONSENT_TTL_HOURS,
     auditCheckpointEvents: env.AUDIT_CHECKPOINT_EVENTS,
     auditCheckpointSeconds: env.AUDIT_CHECKPOINT_SECONDS,
+    publicReportRateLimitPerMinute: env.PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE,
+    publicReportCacheSeconds: env.PUBLIC_REPORT_CACHE_SECONDS,
     ...overrides,
   };
   return Object.freeze(config);

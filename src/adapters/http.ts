@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import { BrokenCircuitError, BulkheadRejectedError, ConsecutiveBreaker, bulkhead, circuitBreaker, handleWhen } from 'cockatiel';
+import { BrokenCircuitError, BulkheadRejectedError, CircuitState, ConsecutiveBreaker, bulkhead, circuitBreaker, handleWhen } from 'cockatiel';
 import type { BulkheadPolicy, CircuitBreakerPolicy, IDisposable } from 'cockatiel';
 import { AppError, problem } from '../errors.js';
 import { AddressRefusedError, checkAdapterUrl, createGuardedLookup } from './allowed-hosts.js';
@@ -33,7 +33,11 @@ export interface HttpAdapters {
   adapterFor(config: { url: string; timeoutMs: number }): ProviderAdapter;
   /** Closes every pool; calls made afterwards fail with PROVIDER_UNAVAILABLE. */
   close(): Promise<void>;
+  /** The provider's circuit now ("closed" for a provider not called yet). */
+  circuitState(provider: string): CircuitStateName;
 }
+
+export type CircuitStateName = 'closed' | 'half_open' | 'open';
 
 const DEFAULTS = {
   maxResponseBytes: 1024 * 1024,
@@ -224,6 +228,11 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
       }
       const url = new URL(config.url);
       return { call: (request, context) => call(url, config.timeoutMs, request, context) };
+    },
+    circuitState(provider) {
+      const state = gates.get(provider)?.breaker.state;
+      if (state === CircuitState.Open || state === CircuitState.Isolated) return 'open';
+      return state === CircuitState.HalfOpen ? 'half_open' : 'closed';
     },
     async close() {
       closed = true;

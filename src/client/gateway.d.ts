@@ -996,6 +996,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reports/once-only": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Once-only performance per procedure and consumer department
+         * @description Computed from the audit trail. A **case** is one `POST /v1/cases` answered with its materials: the
+         *     `case.material` events of one request (whole-request refusals such as an unknown procedure or an
+         *     invalid applicant id are not cases). A case belongs to the window when its first material event lies
+         *     in `[from, to)`; by default the last 30 days. For each procedure (every registered one, plus any that
+         *     had cases and is no longer registered) and each consumer department with cases:
+         *
+         *     * `cases` — cases handled;
+         *     * `oneTripCases` — cases with nothing left to submit (every material fetched): the applicant made one trip;
+         *     * `fetched` / `toSubmit` — materials fetched by the gateway / still to be brought by the applicant;
+         *     * `toSubmitByReason` — `toSubmit` split by the reason recorded in each material's event (`not_held`,
+         *       `not_granted`, `provider_failed`, `not_shared`, `invalid_subject`, and any reason added later, such
+         *       as `awaiting_consent`; `unknown` for events written before reasons were recorded).
+         *
+         *     `from` must be before `to` (`400 VALIDATION_FAILED`). Reads a per-case rollup kept in the same
+         *     transaction as each audit batch, so it stays fast as the trail grows. Role: `auditor` or `admin`.
+         */
+        get: operations["getOnceOnlyReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Provider departments' calls, failures, latency and circuit state
+         * @description Computed from the audit trail over `[from, to)` (default: the last 30 days). A **call** is a lookup,
+         *     batch item, case material or verification event naming the provider that either got an answer
+         *     (`ok`: a record or a verification answer; `notFound`: the provider holds nothing) or failed at the
+         *     provider (`failed`, split in `byCode` by `PROVIDER_ERROR`, `PROVIDER_BAD_RESPONSE`, `PROVIDER_TIMEOUT`,
+         *     `PROVIDER_UNAVAILABLE`). Policy refusals never reach a provider and are not calls. `p50Ms`/`p95Ms` are
+         *     percentiles of the events' `latencyMs` (from the request's start to the event; `null` without calls).
+         *     `breaker` is this replica's circuit for the provider now. Every provider department of the catalogue
+         *     is listed, with zeros when it had no calls. Role: `auditor` or `admin`.
+         */
+        get: operations["getProvidersReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/public/once-only": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public once-only figures (政务公开), no token
+         * @description Per procedure over the last 30 days: `cases` and `oneTripRate` (one-trip cases ÷ cases, 4 decimals),
+         *     computed as in `GET /v1/reports/once-only`. A `cases` count under 5 is withheld (`null`), and the rate
+         *     with it, so that no person can be singled out. No token; limited per address
+         *     (`PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE`, `429 RATE_LIMITED` with `Retry-After`); each replica reuses an
+         *     answer for up to `PUBLIC_REPORT_CACHE_SECONDS` (at most 60), as `Cache-Control` says.
+         */
+        get: operations["getPublicOnceOnly"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1946,6 +2031,68 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description Query of the report routes (see the ReportFrom and ReportTo parameters). */
+        ReportWindow: {
+            /** Format: date-time */
+            from?: string;
+            /** Format: date-time */
+            to?: string;
+        };
+        OnceOnlyCounts: {
+            cases: number;
+            oneTripCases: number;
+            fetched: number;
+            toSubmit: number;
+        };
+        OnceOnlyReport: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            totals: components["schemas"]["OnceOnlyCounts"];
+            procedures: (components["schemas"]["OnceOnlyCounts"] & {
+                procedure: string;
+                title: string;
+                /** @description To-submit materials by reason code. */
+                toSubmitByReason: {
+                    [key: string]: number;
+                };
+            })[];
+            consumers: (components["schemas"]["OnceOnlyCounts"] & {
+                department: string;
+            })[];
+        };
+        ProvidersReport: {
+            providers: {
+                provider: string;
+                calls: number;
+                ok: number;
+                notFound: number;
+                failed: number;
+                /** @description Failed calls by error code. */
+                byCode: {
+                    [key: string]: number;
+                };
+                p50Ms: number | null;
+                p95Ms: number | null;
+                /** @enum {string} */
+                breaker: "closed" | "open" | "half_open";
+            }[];
+        };
+        PublicOnceOnlyReport: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            procedures: {
+                procedure: string;
+                title: string;
+                /** @description Cases over the window; null when under 5. */
+                cases: number | null;
+                /** @description One-trip cases ÷ cases; null when `cases` is withheld. */
+                oneTripRate: number | null;
+            }[];
+        };
     };
     responses: {
         /**
@@ -2120,6 +2267,16 @@ export interface components {
          * @example 5d0c7b1e-2a4f-4c8e-9b13-6f7a8e9d0c21
          */
         ConsentId: string;
+        /**
+         * @description Start of the report window (inclusive), an RFC 3339 date-time; default 30 days before `to`.
+         * @example 2025-03-01T00:00:00+08:00
+         */
+        ReportFrom: string;
+        /**
+         * @description End of the report window (exclusive), an RFC 3339 date-time; default now.
+         * @example 2025-04-01T00:00:00+08:00
+         */
+        ReportTo: string;
     };
     requestBodies: never;
     headers: {
@@ -3250,6 +3407,100 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getOnceOnlyReport: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Start of the report window (inclusive), an RFC 3339 date-time; default 30 days before `to`.
+                 * @example 2025-03-01T00:00:00+08:00
+                 */
+                from?: components["parameters"]["ReportFrom"];
+                /**
+                 * @description End of the report window (exclusive), an RFC 3339 date-time; default now.
+                 * @example 2025-04-01T00:00:00+08:00
+                 */
+                to?: components["parameters"]["ReportTo"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnceOnlyReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getProvidersReport: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Start of the report window (inclusive), an RFC 3339 date-time; default 30 days before `to`.
+                 * @example 2025-03-01T00:00:00+08:00
+                 */
+                from?: components["parameters"]["ReportFrom"];
+                /**
+                 * @description End of the report window (exclusive), an RFC 3339 date-time; default now.
+                 * @example 2025-04-01T00:00:00+08:00
+                 */
+                to?: components["parameters"]["ReportTo"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvidersReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPublicOnceOnly: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The public figures. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicOnceOnlyReport"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };

@@ -163,6 +163,20 @@ export interface AuditCheckpointsTable {
   jws: string;
 }
 
+/** One case (the case.material events of one POST /v1/cases), kept by a trigger on audit_events (migration 0006). */
+export interface ReportCasesTable {
+  consumer: string;
+  request_id: string;
+  procedure: string;
+  case_id: string;
+  started_at: Timestamp;
+  materials: number;
+  fetched: number;
+  to_submit: number;
+  /** To-submit materials by reason, e.g. {"not_held": 1}. */
+  reasons: Json<Record<string, number>>;
+}
+
 export interface Database {
   departments: DepartmentsTable;
   clients: ClientsTable;
@@ -176,4 +190,5 @@ export interface Database {
   consents: ConsentsTable;
   objections: ObjectionsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  report_cases: ReportCasesTable;
 }

@@ -55,6 +55,8 @@ export async function runCase(app: FastifyInstance, request: FastifyRequest, sna
     purpose: procedure.code,
     caseId: body.caseId,
     officer: body.officer,
+    // The reason is recorded in the event, so reports read it back instead of re-deriving it.
+    failureDetail: (error) => ({ reason: reasonFor(error, snapshot.types.get(type)?.sharing) }),
   }));
   const settled = await fetchAll(app, request, snapshot, items, 'case.material');
   const requestId = String(request.id);

@@ -23,6 +23,8 @@ export interface FetchItem {
   fields?: string[] | undefined;
   /** An approved consent to release a consent-required type under (issue 15). */
   consentId?: string | undefined;
+  /** Non-personal detail for the event of a failed item (a case material's to-submit `reason`). */
+  failureDetail?: ((error: AppError) => Record<string, unknown>) | undefined;
 }
 
 export interface Fetched {
@@ -93,7 +95,8 @@ export async function auditedItem<T>(
     // An audit failure is already the answer; anything else is recorded as this item's outcome.
     if (appError.code !== 'AUDIT_UNAVAILABLE') {
       if (appError.status >= 500) request.log.warn({ err: appError.cause ?? appError, code: appError.code, type: item.type }, appError.message);
-      await app.audit.record(request, { ...eventBase(ctx), outcome: outcomeOf(appError), errorCode: appError.code });
+      const detail = item.failureDetail ? { ...ctx.detail, ...item.failureDetail(appError) } : ctx.detail;
+      await app.audit.record(request, { ...eventBase(ctx), outcome: outcomeOf(appError), errorCode: appError.code, detail });
     }
     throw appError;
   }

@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { parseAllowedHosts, type AllowedHostRules } from '../adapters/allowed-hosts.js';
 import { createBuiltinAdapter, type BuiltinAnswer } from '../adapters/builtin.js';
-import { createHttpAdapters } from '../adapters/http.js';
+import { createHttpAdapters, type CircuitStateName } from '../adapters/http.js';
 import type { ProviderAdapter } from '../adapters/types.js';
-import { problem } from '../errors.js';
+import { AppError, problem } from '../errors.js';
 import type { AdapterConfig } from '../registry/model.js';
 
 /** Timeout of builtin providers, which have no `timeoutMs` of their own. */
@@ -17,7 +17,13 @@ export interface Adapters {
   hasBuiltin(name: string): boolean;
   /** The adapter for a type's configuration and the timeout that applies to it. */
   resolve(config: AdapterConfig): { adapter: ProviderAdapter; timeoutMs: number };
+  /** The provider's circuit now; builtin providers have none and are always "closed". */
+  circuitState(provider: string): CircuitStateName;
+  /** Called after every provider call (metrics): `outcome` is ok, not_found or the error code. */
+  onCall(listener: ProviderCallListener): void;
 }
+
+export type ProviderCallListener = (info: { provider: string; outcome: string; seconds: number }) => void;
 
 async function adaptersPlugin(app: FastifyInstance) {
   const allowedHosts = parseAllowedHosts(app.config.adapterAllowedHosts);
@@ -31,6 +37,35 @@ async function adaptersPlugin(app: FastifyInstance) {
     logger: app.log,
   });
   const builtins = new Map<string, ProviderAdapter>();
+  const callListeners: ProviderCallListener[] = [];
+  const notify = (provider: string, outcome: string, started: number) => {
+    const info = { provider, outcome, seconds: (performance.now() - started) / 1000 };
+    for (const l of callListeners) {
+      try {
+        l(info);
+      } catch (err) {
+        // A metrics listener must never turn a provider's answer into a failure.
+        app.log.warn({ err }, 'provider call listener failed');
+      }
+    }
+  };
+  // Times each call for the listeners; one closure per call, nothing when nobody listens.
+  const observed = (adapter: ProviderAdapter): ProviderAdapter =>
+    callListeners.length === 0
+      ? adapter
+      : {
+          call: async (request, context) => {
+            const started = performance.now();
+            try {
+              const answer = await adapter.call(request, context);
+              notify(context.provider, answer.found ? 'ok' : 'not_found', started);
+              return answer;
+            } catch (err) {
+              notify(context.provider, err instanceof AppError ? err.code : 'unknown', started);
+              throw err;
+            }
+          },
+        };
 
   const adapters: Adapters = {
     allowedHosts,
@@ -39,10 +74,14 @@ async function adaptersPlugin(app: FastifyInstance) {
     },
     hasBuiltin: (name) => builtins.has(name),
     resolve(config) {
-      if (config.kind === 'http') return { adapter: http.adapterFor(config), timeoutMs: config.timeoutMs };
+      if (config.kind === 'http') return { adapter: observed(http.adapterFor(config)), timeoutMs: config.timeoutMs };
       const adapter = builtins.get(config.name);
       if (!adapter) throw problem('PROVIDER_UNAVAILABLE', `builtin provider ${config.name} is not running in this gateway`);
-      return { adapter, timeoutMs: BUILTIN_TIMEOUT_MS };
+      return { adapter: observed(adapter), timeoutMs: BUILTIN_TIMEOUT_MS };
+    },
+    circuitState: (provider) => http.circuitState(provider),
+    onCall(listener) {
+      callListeners.push(listener);
     },
   };
   app.decorate('adapters', adapters);

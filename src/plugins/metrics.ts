@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerCaseMetrics, type CaseMetrics } from '../reports/metrics.js';
 
 /**
  * Prometheus metrics on GET /metrics. One registry per app instance (no global state), so tests
@@ -45,6 +46,9 @@ async function metricsPlugin(app: FastifyInstance) {
     },
   });
 
+  const caseMetrics = registerCaseMetrics(app, registry);
+  app.decorate('metrics', caseMetrics);
+
   app.audit.writer.onFlush((info) => {
     auditFlushes.observe({ ok: String(info.ok) }, info.ms / 1000);
     auditEvents.inc({ ok: String(info.ok) }, info.events);
@@ -63,4 +67,10 @@ async function metricsPlugin(app: FastifyInstance) {
   });
 }
 
-export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x', dependencies: ['audit', 'errors'] });
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: CaseMetrics;
+  }
+}
+
+export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x', dependencies: ['audit', 'errors', 'adapters', 'registry'] });
