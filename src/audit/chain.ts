@@ -19,7 +19,7 @@ export function eventHash(event: Omit<AuditEvent, 'hash'>): string {
 }
 
 function hashNormalised(event: Omit<AuditEvent, 'hash'>): string {
-  const body = canonicalEventJson(event as unknown as Record<string, unknown>);
+  const body = canonicalEventJson(event);
   return createHash('sha256').update(event.prevHash).update('\n').update(body).digest('hex');
 }
 

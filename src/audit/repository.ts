@@ -1,8 +1,8 @@
-import { sql, type Insertable } from 'kysely';
+import { sql, type Insertable, type Selectable } from 'kysely';
 import type { DB } from '../db/index.js';
 import type { AuditEventsTable } from '../db/schema.js';
 import type { ChainPoint } from './chain.js';
-import type { AuditAction, AuditEvent, AuditOutcome } from './event.js';
+import type { AuditEvent } from './event.js';
 
 export async function lockChainHead(trx: DB): Promise<ChainPoint> {
   const row = await trx
@@ -106,32 +106,33 @@ function toRow(e: AuditEvent): Insertable<AuditEventsTable> {
   };
 }
 
-export function fromRow(row: Record<string, unknown>): AuditEvent {
+export function fromRow(row: Selectable<AuditEventsTable>): AuditEvent {
   return {
+    // bigint and numeric columns arrive as strings from pg.
     seq: Number(row.seq),
-    id: String(row.id),
-    time: new Date(row.time as string | Date).toISOString(),
-    requestId: row.request_id as string,
-    consumer: (row.consumer as string | null) ?? null,
-    clientId: (row.client_id as string | null) ?? null,
-    officer: (row.officer as string | null) ?? null,
-    action: row.action as AuditAction,
-    type: (row.type as string | null) ?? null,
-    provider: (row.provider as string | null) ?? null,
-    subjectKind: (row.subject_kind as AuditEvent['subjectKind']) ?? null,
-    subjectHmac: (row.subject_hmac as string | null) ?? null,
-    subjectMasked: (row.subject_masked as string | null) ?? null,
-    purpose: (row.purpose as string | null) ?? null,
-    caseId: (row.case_id as string | null) ?? null,
-    fields: (row.fields as string[]) ?? [],
-    outcome: row.outcome as AuditOutcome,
-    errorCode: (row.error_code as string | null) ?? null,
+    id: row.id,
+    time: new Date(row.time).toISOString(),
+    requestId: row.request_id,
+    consumer: row.consumer,
+    clientId: row.client_id,
+    officer: row.officer,
+    action: row.action,
+    type: row.type,
+    provider: row.provider,
+    subjectKind: row.subject_kind,
+    subjectHmac: row.subject_hmac,
+    subjectMasked: row.subject_masked,
+    purpose: row.purpose,
+    caseId: row.case_id,
+    fields: row.fields ?? [],
+    outcome: row.outcome,
+    errorCode: row.error_code,
     latencyMs: Number(row.latency_ms),
-    recordDigest: (row.record_digest as string | null) ?? null,
-    detail: (row.detail as Record<string, unknown> | null) ?? null,
-    prevHash: row.prev_hash as string,
-    hash: row.hash as string,
+    recordDigest: row.record_digest,
+    detail: row.detail,
+    prevHash: row.prev_hash,
+    hash: row.hash,
     // Only present when set: an overt event has neither member (as it was hashed).
-    ...(row.disclose_at ? { covert: true as const, discloseAt: new Date(row.disclose_at as string | Date).toISOString() } : {}),
+    ...(row.disclose_at ? { covert: true as const, discloseAt: new Date(row.disclose_at).toISOString() } : {}),
   };
 }

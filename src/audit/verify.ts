@@ -241,10 +241,15 @@ function parseEvent(line: string): AuditEvent | null {
   } catch {
     return null;
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+  return isChainable(value) ? value : null;
+}
+
+/**
+ * The members the chain walk reads are of the right type. Every other member is hashed as it
+ * stands: an added, removed or altered member breaks the hash.
+ */
+function isChainable(value: unknown): value is AuditEvent {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
   const e = value as Record<string, unknown>;
-  if (!Number.isSafeInteger(e.seq) || typeof e.prevHash !== 'string' || typeof e.hash !== 'string') return null;
-  if (typeof e.time !== 'string' || Number.isNaN(Date.parse(e.time))) return null;
-  // Every other member is hashed as it stands: an added, removed or altered member breaks the hash.
-  return e as unknown as AuditEvent;
+  return Number.isSafeInteger(e.seq) && typeof e.prevHash === 'string' && typeof e.hash === 'string' && typeof e.time === 'string' && !Number.isNaN(Date.parse(e.time));
 }

@@ -16,7 +16,7 @@ function toConsent(r: Selectable<Database['consents']>): Consent {
     purpose: r.purpose,
     caseId: r.case_id,
     officer: r.officer,
-    subjectKind: r.subject_kind as Consent['subjectKind'],
+    subjectKind: r.subject_kind,
     subjectHmac: r.subject_hmac,
     subjectMasked: r.subject_masked,
     status: r.status,

@@ -1,4 +1,6 @@
 import type { ColumnType } from 'kysely';
+import type { AuditAction, AuditOutcome } from '../audit/event.js';
+import type { AdapterConfig, ConsentRule, FieldDef, Role, Sharing, SubjectKind, TypeKind } from '../registry/model.js';
 
 /** Timestamps are written as ISO strings or Dates and always read back as Dates. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -19,23 +21,23 @@ export interface ClientsTable {
   client_id: string;
   department: string;
   secret_hash: string;
-  roles: Json<string[]>;
+  roles: Json<Role[]>;
   created_at: DefaultTimestamp;
   revoked_at: Timestamp | null;
 }
 
 export interface CatalogTypesTable {
   type: string;
-  kind: string;
+  kind: TypeKind;
   title: string;
   provider: string;
-  subject_kind: string;
-  sharing: string;
-  /** 'none' | 'required' (migration 0007). */
-  consent: ColumnType<string, string | undefined, string>;
-  fields: Json<{ name: string; title: string; sensitive: boolean }[]>;
+  subject_kind: SubjectKind;
+  sharing: Sharing;
+  /** Migration 0007; 'none' unless written. */
+  consent: ColumnType<ConsentRule, ConsentRule | undefined, ConsentRule>;
+  fields: Json<FieldDef[]>;
   schema: Json<Record<string, unknown>>;
-  adapter: Json<Record<string, unknown>>;
+  adapter: Json<AdapterConfig>;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
 }
@@ -86,16 +88,16 @@ export interface AuditEventsTable {
   consumer: string | null;
   client_id: string | null;
   officer: string | null;
-  action: string;
+  action: AuditAction;
   type: string | null;
   provider: string | null;
-  subject_kind: string | null;
+  subject_kind: SubjectKind | null;
   subject_hmac: string | null;
   subject_masked: string | null;
   purpose: string | null;
   case_id: string | null;
   fields: Json<string[]>;
-  outcome: string;
+  outcome: AuditOutcome;
   error_code: string | null;
   latency_ms: number;
   record_digest: string | null;
@@ -125,7 +127,7 @@ export interface ConsentsTable {
   purpose: string;
   case_id: string;
   officer: string | null;
-  subject_kind: string;
+  subject_kind: SubjectKind;
   subject_hmac: string;
   subject_masked: string;
   status: ColumnType<'pending' | 'approved' | 'denied' | 'used', 'pending' | undefined, 'approved' | 'denied' | 'used'>;

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Database, DB } from '../db/index.js';
-import type { AdapterConfig, Client, ConsentRule, Department, FieldDef, Grant, Procedure, Role, SubjectKind, Sharing, TypeDef, TypeKind } from './model.js';
+import type { Client, Department, Grant, Procedure, Role, TypeDef } from './model.js';
 
 /** Registry rows → model objects, and the writes the admin API and the demo seed make. */
 
@@ -32,15 +32,15 @@ export async function upsertDepartment(db: DB, code: string, name: { zh: string;
 
 const toType = (r: Row<'catalog_types'>): Stamped<TypeDef> => ({
   type: r.type,
-  kind: r.kind as TypeKind,
+  kind: r.kind,
   title: r.title,
   provider: r.provider,
-  subjectKind: r.subject_kind as SubjectKind,
-  sharing: r.sharing as Sharing,
-  consent: r.consent as ConsentRule,
-  fields: r.fields as FieldDef[],
+  subjectKind: r.subject_kind,
+  sharing: r.sharing,
+  consent: r.consent,
+  fields: r.fields,
   schema: r.schema,
-  adapter: r.adapter as unknown as AdapterConfig,
+  adapter: r.adapter,
   createdAt: iso(r.created_at),
   updatedAt: iso(r.updated_at),
 });
@@ -148,7 +148,7 @@ export async function listClientIds(db: DB): Promise<string[]> {
 export async function findClient(db: DB, clientId: string): Promise<(Client & { secretHash: string }) | undefined> {
   const r = await db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
   if (!r) return undefined;
-  return { clientId: r.client_id, department: r.department, roles: r.roles as Role[], revokedAt: r.revoked_at ? iso(r.revoked_at) : null, secretHash: r.secret_hash };
+  return { clientId: r.client_id, department: r.department, roles: r.roles, revokedAt: r.revoked_at ? iso(r.revoked_at) : null, secretHash: r.secret_hash };
 }
 
 export async function upsertClient(db: DB, c: { clientId: string; department: string; roles: Role[]; secretHash: string }): Promise<void> {

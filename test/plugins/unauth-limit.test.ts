@@ -2,6 +2,7 @@
  * Issue 10.2: requests without a valid token are limited per address at onRequest, before any
  * signature check or audit write, so an anonymous flood cannot fill the audit trail.
  */
+import type { AuditAction } from '../../src/audit/event.js';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -25,7 +26,7 @@ describe.each(DATABASE_KINDS)('unauthenticated flood limit on %s', (kind) => {
   });
   afterAll(async () => gw?.close());
 
-  const events = (where: { action?: string; errorCode?: string } = {}) => {
+  const events = (where: { action?: AuditAction; errorCode?: string } = {}) => {
     let q = gw.db.db.selectFrom('audit_events').selectAll();
     if (where.action) q = q.where('action', '=', where.action);
     if (where.errorCode) q = q.where('error_code', '=', where.errorCode);
