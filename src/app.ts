@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import auditRoutes from './audit/routes.js';
+import ajvFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import authRoutes from './auth/routes.js';
@@ -14,13 +15,15 @@ import adaptersPlugin from './plugins/adapters.js';
 import auditPlugin from './plugins/audit.js';
 import authPlugin from './plugins/auth.js';
 import dbPlugin from './plugins/db.js';
-import errorsPlugin from './plugins/errors.js';
+import errorsPlugin, { sendProblem } from './plugins/errors.js';
+import inputPlugin, { gatewayFormats } from './plugins/input.js';
 import metricsPlugin from './plugins/metrics.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import registryPlugin from './plugins/registry.js';
 import adminRoutes from './registry/admin-routes.js';
 import catalogRoutes from './registry/catalog-routes.js';
 import { loggerOptions } from './logging.js';
+import { problem } from './errors.js';
 
 export interface BuildOptions {
   /** An open database to use instead of opening one from config (tests). */
@@ -55,8 +58,22 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
         allErrors: false,
         strict: false,
       },
+      // ajv-formats first, then the gateway's stricter date and date-time (src/plugins/input.ts).
+      // (ajv-formats' CommonJS default export is typed as its module namespace.)
+      plugins: [ajvFormats as unknown as typeof gatewayFormats, gatewayFormats],
     },
-    return503OnClosing: true,
+    // Refused during shutdown by src/plugins/input.ts instead, as problem+json (Fastify's own 503 is not).
+    return503OnClosing: false,
+    // Malformed percent-encoding and over-long path parameters never reach a route: answer them as
+    // problem+json with the request id, never echoing the path (where a personal id may sit).
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const err = problem('VALIDATION_FAILED', tooLong ? 'a path parameter is longer than the gateway accepts' : 'the request URL is malformed', {
+        ...(tooLong ? { status: 414 } : {}),
+      });
+      reply.header('x-request-id', String(request.id));
+      void sendProblem(reply, request, err);
+    },
   });
 
   const doc: OpenApiDocument = loadGatewayDocument();
@@ -75,6 +92,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     ),
   );
   await app.register(errorsPlugin);
+  await app.register(inputPlugin);
   await app.register(formbody);
   await app.register(dbPlugin, { handle: options.database, migrate: options.migrate ?? true });
   await app.register(authPlugin);

@@ -33,6 +33,10 @@ export interface Config {
   providerBreakerFailures: number;
   providerBreakerHalfOpenMs: number;
   revocationCheckMs: number;
+  /** `http` adapter ports allowed (ADAPTER_ALLOWED_PORTS: comma-separated ports and ranges). */
+  adapterAllowedPorts: string;
+  /** Verifications per consumer department × subject × type per UTC day (VERIFY_BUDGET_PER_DAY). */
+  verifyBudgetPerDay: number;
 }
 
 const schema = {
@@ -59,6 +63,8 @@ const schema = {
     PROVIDER_BREAKER_FAILURES: { type: 'integer', minimum: 1, default: 5 },
     PROVIDER_BREAKER_HALF_OPEN_MS: { type: 'integer', minimum: 100, default: 10000 },
     REVOCATION_CHECK_MS: { type: 'integer', minimum: 0, maximum: 5000, default: 2000 },
+    ADAPTER_ALLOWED_PORTS: { type: 'string', default: '80,443,4100-4199' },
+    VERIFY_BUDGET_PER_DAY: { type: 'integer', minimum: 1, default: 20 },
   },
 } as const;
 
@@ -84,6 +90,8 @@ interface Env {
   PROVIDER_BREAKER_FAILURES: number;
   PROVIDER_BREAKER_HALF_OPEN_MS: number;
   REVOCATION_CHECK_MS: number;
+  ADAPTER_ALLOWED_PORTS: string;
+  VERIFY_BUDGET_PER_DAY: number;
 }
 
 /** Reads and validates the environment (or `data`, for tests); throws a readable error on bad values. */
@@ -117,6 +125,8 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     providerBreakerFailures: env.PROVIDER_BREAKER_FAILURES,
     providerBreakerHalfOpenMs: env.PROVIDER_BREAKER_HALF_OPEN_MS,
     revocationCheckMs: env.REVOCATION_CHECK_MS,
+    adapterAllowedPorts: env.ADAPTER_ALLOWED_PORTS,
+    verifyBudgetPerDay: env.VERIFY_BUDGET_PER_DAY,
     ...overrides,
   };
   return Object.freeze(config);
