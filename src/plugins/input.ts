@@ -45,7 +45,8 @@ export function assertSafeText(value: unknown, where: string): void {
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|([+-])(\d{2}):(\d{2}))$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const MIN_INSTANT = Date.UTC(1, 0, 1);
+/** 0001-01-01T00:00:00Z (Date.UTC would read year 1 as 1901). */
+const MIN_INSTANT = Date.parse('0001-01-01T00:00:00Z');
 const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 function validDay(year: number, month: number, day: number): boolean {
