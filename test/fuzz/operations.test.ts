@@ -208,7 +208,7 @@ describe.each(DATABASE_KINDS)('schema-derived fuzzing on %s', (kind) => {
     const started = performance.now();
     for (let i = 0; i < requests.length; i += 8) await Promise.all(requests.slice(i, i + 8).map(send));
     const seconds = (performance.now() - started) / 1000;
-    console.info(`fuzz on ${kind}: ${requests.length} requests over ${ops.length} operations in ${seconds.toFixed(1)} s (seed ${SEED}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    console.warn(`fuzz on ${kind}: ${requests.length} requests over ${ops.length} operations in ${seconds.toFixed(1)} s (seed ${SEED}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
 
     expect(requests.length).toBeGreaterThanOrEqual(2000);
     // One example of each kind of failure (status and operation), so a run shows every distinct defect.
