@@ -134,8 +134,11 @@ export function checkAdapterUrl(url: string, rules: AllowedHostRules): UrlCheck 
   }
   const host = normaliseHostname(unbracket(parsed.hostname));
   if (host === '') return { ok: false, reason: 'the adapter URL has no host' };
-  const portCheck = checkPort(parsed, rules);
-  if (!portCheck.ok) return portCheck;
+  const hostCheck = checkHost(host, rules);
+  return hostCheck.ok ? checkPort(parsed, rules) : hostCheck;
+}
+
+function checkHost(host: string, rules: AllowedHostRules): UrlCheck {
   const family = isIP(host);
   if (family !== 0) {
     if (isForbiddenAddress(host, rules)) {
