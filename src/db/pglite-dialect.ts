@@ -75,14 +75,12 @@ class PGliteConnection implements DatabaseConnection {
 function readResult<R>(raw: Uint8Array): QueryResult<R> {
   let columns: Array<{ name: string; parse: (v: string) => unknown }> = [];
   let rows: R[] = [];
-  let command: string | null = null;
-  let affected: bigint | undefined;
+  let last: QueryResult<R> = { rows: [] };
   let error: DatabaseError | null = null;
   new Parser().parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), (message: BackendMessage) => {
     switch (message.name) {
       case 'rowDescription':
         columns = (message as RowDescriptionMessage).fields.map((f) => ({ name: f.name, parse: textTypeParser(f.dataTypeID) }));
-        rows = [];
         break;
       case 'dataRow': {
         const row: Record<string, unknown> = {};
@@ -94,9 +92,12 @@ function readResult<R>(raw: Uint8Array): QueryResult<R> {
         break;
       }
       case 'commandComplete': {
+        // Each statement ends here; like PGlite's exec and pg, the last one's result is the answer.
         const words = (message as CommandCompleteMessage).text.split(' ');
-        command = words[0] ?? null;
-        affected = /^(INSERT|UPDATE|DELETE|MERGE)$/.test(command ?? '') ? BigInt(words.at(-1) ?? 0) : undefined;
+        const affected = /^(INSERT|UPDATE|DELETE|MERGE)$/.test(words[0] ?? '') ? BigInt(words.at(-1) ?? 0) : undefined;
+        last = affected === undefined ? { rows } : { rows, numAffectedRows: affected };
+        rows = [];
+        columns = [];
         break;
       }
       case 'error':
@@ -106,7 +107,7 @@ function readResult<R>(raw: Uint8Array): QueryResult<R> {
     }
   });
   if (error) throw error;
-  return affected === undefined ? { rows } : { rows, numAffectedRows: affected };
+  return last;
 }
 
 /** Type parsers as the pg pool uses them (src/db/index.ts): pg-types, with int8 read as a number. */
