@@ -41,6 +41,8 @@ interface FuzzRequest {
   form: boolean;
   auth: 'role' | 'none' | 'garbage';
   rawSuffix: string;
+  /** A body that is not what the schema describes at the byte level: broken JSON, another media type. */
+  malformed: null | { payload: string; type: string };
 }
 
 /** The roles an operation names: `x-roles`, or "Role: `a`" / "Roles: `a`, `b`" in its description. */
@@ -149,6 +151,22 @@ describe.each(DATABASE_KINDS)('schema-derived fuzzing on %s', (kind) => {
         form: fc.constant(op.body?.form === true),
         auth: fc.constantFrom<FuzzRequest['auth']>('role', 'role', 'role', 'role', 'role', 'role', 'role', 'role', 'none', 'garbage'),
         rawSuffix: fc.constantFrom('', '', '', '', '', '', '', '', '', '%E0%A4%A', '%zz', 'x'.repeat(120)),
+        malformed: fc.oneof(
+          { weight: 12, arbitrary: fc.constant(null) },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(
+              { payload: '{"a":', type: 'application/json' },
+              { payload: '\u0000', type: 'application/json' },
+              { payload: '{"__proto__":{"x":1}}', type: 'application/json' },
+              { payload: '[]', type: 'application/json' },
+              { payload: '{"a":1}', type: 'text/plain' },
+              { payload: '\ufeff\ufeff{}', type: 'application/json' },
+              { payload: '{"a":1e999999}', type: 'application/json' },
+              { payload: '%zz=%E0', type: 'application/x-www-form-urlencoded' },
+            ),
+          },
+        ),
       });
     };
     // The same share for each operation; the token endpoint is slower (scrypt) and rate-limited per route.
@@ -169,7 +187,10 @@ describe.each(DATABASE_KINDS)('schema-derived fuzzing on %s', (kind) => {
       else if (r.auth === 'role' && role) headers.authorization = `Bearer ${tokens.get(role)}`;
       let payload: string | undefined;
       let bodySeen: unknown = undefined;
-      if (r.hasBody && r.body !== undefined) {
+      if (r.hasBody && r.malformed) {
+        payload = r.malformed.payload;
+        headers['content-type'] = r.malformed.type;
+      } else if (r.hasBody && r.body !== undefined) {
         if (r.form && r.body && typeof r.body === 'object' && !Array.isArray(r.body)) {
           const entries = Object.entries(r.body as Record<string, unknown>).map(([k, v]) => [k, asText(v)] as [string, string]);
           payload = new URLSearchParams(entries).toString();
@@ -200,7 +221,7 @@ describe.each(DATABASE_KINDS)('schema-derived fuzzing on %s', (kind) => {
       if (res.statusCode < 300) {
         const decoded = Object.fromEntries(Object.entries(r.params).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('utf8')]));
         const paramsOk = (r.rawSuffix === '' || r.op.pathParams.length === 0) && r.op.pathParams.every((p) => judge(p.schema, decoded[p.name]));
-        const bodyOk = !r.op.body || (r.body !== undefined && judge(r.op.body.schema, bodySeen));
+        const bodyOk = !r.op.body || (r.malformed === null && r.body !== undefined && judge(r.op.body.schema, bodySeen));
         const queryOk = r.op.queryParams.every((p) => r.query[p.name] === undefined || judge(p.schema, /integer|number/.test(String(p.schema.type)) ? Number(r.query[p.name]) : r.query[p.name]));
         if (!paramsOk || !bodyOk || !queryOk) failures.push(`${res.statusCode} accepted an invalid request: ${where}`);
       }
