@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import auditRoutes from './audit/routes.js';
+import ajvFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import authRoutes from './auth/routes.js';
@@ -15,7 +16,7 @@ import auditPlugin from './plugins/audit.js';
 import authPlugin from './plugins/auth.js';
 import dbPlugin from './plugins/db.js';
 import errorsPlugin, { sendProblem } from './plugins/errors.js';
-import { problem } from './errors.js';
+import inputPlugin, { gatewayFormats } from './plugins/input.js';
 import metricsPlugin from './plugins/metrics.js';
 import objectionsPlugin from './plugins/objections.js';
 import objectionRoutes from './objections/routes.js';
@@ -29,6 +30,7 @@ import consentRoutes from './consents/routes.js';
 import consentsPlugin from './plugins/consents.js';
 import consoleRoutes from './console/plugin.js';
 import { loggerOptions } from './logging.js';
+import { problem } from './errors.js';
 
 export interface BuildOptions {
   /** An open database to use instead of opening one from config (tests). */
@@ -65,9 +67,22 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
         allErrors: false,
         strict: false,
       },
+      // ajv-formats first, then the gateway's stricter date and date-time (src/plugins/input.ts).
+      // (ajv-formats' CommonJS default export is typed as its module namespace.)
+      plugins: [ajvFormats as unknown as typeof gatewayFormats, gatewayFormats],
     },
-    // Requests refused while closing get a problem+json 503 from the hook below instead.
+    // Requests refused while closing get a problem+json 503 from the onRequest hook below instead.
     return503OnClosing: false,
+    // Malformed percent-encoding and over-long path parameters never reach a route: answer them as
+    // problem+json with the request id, never echoing the path (where a personal id may sit).
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const err = problem('VALIDATION_FAILED', tooLong ? 'a path parameter is longer than the gateway accepts' : 'the request URL is malformed', {
+        ...(tooLong ? { status: 414 } : {}),
+      });
+      reply.header('x-request-id', String(request.id));
+      void sendProblem(reply, request, err);
+    },
     // request.ip is the client named in X-Forwarded-For only when the peer is a listed proxy (TRUST_PROXY).
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   });
@@ -88,7 +103,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.addHook('onRequest', async (request, reply) => {
     if (!closing) return;
     reply.header('connection', 'close').header('retry-after', '1');
-    return sendProblem(reply, request, problem('NOT_READY', 'the gateway is shutting down; retry shortly (another replica may answer)'));
+    return sendProblem(reply, request, problem('NOT_READY', 'the gateway is shutting down; retry shortly (another replica may answer)', { headers: { 'retry-after': '1' } }));
   });
   // server.close() only closes the connections idle at that moment: one that falls idle after its
   // in-flight answer is closed at once, instead of holding the shutdown open for its keep-alive timeout.
@@ -113,6 +128,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     ),
   );
   await app.register(errorsPlugin);
+  await app.register(inputPlugin);
   await app.register(formbody);
   await app.register(dbPlugin, { handle: options.database, migrate: options.migrate ?? true });
   await app.register(authPlugin);

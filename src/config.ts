@@ -50,6 +50,10 @@ export interface Config {
   /** GET /v1/public/once-only: requests per minute per address, and how long each replica reuses an answer. */
   publicReportRateLimitPerMinute: number;
   publicReportCacheSeconds: number;
+  /** `http` adapter ports allowed (ADAPTER_ALLOWED_PORTS: comma-separated ports and ranges). */
+  adapterAllowedPorts: string;
+  /** Verifications per consumer department × subject × type per UTC day (VERIFY_BUDGET_PER_DAY). */
+  verifyBudgetPerDay: number;
 }
 
 /** Booleans in the environment: true/false/1/0/yes/no, any case (contract, "Runtime"). */
@@ -91,6 +95,8 @@ const schema = {
     AUDIT_CHECKPOINT_SECONDS: { type: 'integer', minimum: 1, default: 60 },
     PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 30 },
     PUBLIC_REPORT_CACHE_SECONDS: { type: 'integer', minimum: 0, maximum: 60, default: 60 },
+    ADAPTER_ALLOWED_PORTS: { type: 'string', default: '80,443,4100-4199' },
+    VERIFY_BUDGET_PER_DAY: { type: 'integer', minimum: 1, default: 20 },
   },
 } as const;
 
@@ -123,6 +129,8 @@ interface Env {
   AUDIT_CHECKPOINT_SECONDS: number;
   PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE: number;
   PUBLIC_REPORT_CACHE_SECONDS: number;
+  ADAPTER_ALLOWED_PORTS: string;
+  VERIFY_BUDGET_PER_DAY: number;
 }
 
 /** Reads and validates the environment (or `data`, for tests); throws a readable error on bad values. */
@@ -164,6 +172,8 @@ export function loadConfig(data: Record<string, string | undefined> = process.en
     auditCheckpointSeconds: env.AUDIT_CHECKPOINT_SECONDS,
     publicReportRateLimitPerMinute: env.PUBLIC_REPORT_RATE_LIMIT_PER_MINUTE,
     publicReportCacheSeconds: env.PUBLIC_REPORT_CACHE_SECONDS,
+    adapterAllowedPorts: env.ADAPTER_ALLOWED_PORTS,
+    verifyBudgetPerDay: env.VERIFY_BUDGET_PER_DAY,
     ...overrides,
   };
   return Object.freeze(config);

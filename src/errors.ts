@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   RECORD_NOT_FOUND: { status: 404, title: 'The provider holds no record for this subject' },
   CONFLICT: { status: 409, title: 'Conflicting state' },
   INVALID_SUBJECT_ID: { status: 422, title: 'Invalid subject identifier' },
+  UNSUPPORTED_CLAIM: { status: 422, title: 'Claim operator does not fit the field' },
   RATE_LIMITED: { status: 429, title: 'Rate limit exceeded' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   PROVIDER_ERROR: { status: 502, title: 'Provider failed' },
@@ -37,16 +38,17 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly headers: Record<string, string>;
-  constructor(code: ErrorCode, detail: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
+  constructor(code: ErrorCode, detail: string, options?: { cause?: unknown; headers?: Record<string, string>; status?: number }) {
     super(detail, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
-    this.status = ERROR_CODES[code].status;
+    // `status` overrides the code's status only where HTTP has a more exact one (414 URI Too Long).
+    this.status = options?.status ?? ERROR_CODES[code].status;
     this.headers = options?.headers ?? {};
   }
 }
 
-export function problem(code: ErrorCode, detail: string, options?: { cause?: unknown; headers?: Record<string, string> }): AppError {
+export function problem(code: ErrorCode, detail: string, options?: { cause?: unknown; headers?: Record<string, string>; status?: number }): AppError {
   return new AppError(code, detail, options);
 }
 

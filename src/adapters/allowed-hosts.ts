@@ -16,6 +16,37 @@ export interface AllowedHostRules {
   readonly forbidden: BlockList;
   /** The entries as written, for logs and error messages. */
   readonly entries: readonly string[];
+  /** `ADAPTER_ALLOWED_PORTS`: inclusive port ranges an adapter URL may name (1–65535). */
+  readonly ports: ReadonlyArray<readonly [number, number]>;
+  /**
+   * The gateway's own ports (PORT, and the port it actually listens on): refused even when inside
+   * `ports`, so an adapter can never make the gateway call itself. The adapters plugin adds the
+   * listening port once the server listens; nothing else changes it.
+   */
+  readonly ownPorts: Set<number>;
+}
+
+/** ADAPTER_ALLOWED_PORTS when unset: web ports and the demo providers' 4100–4199. */
+export const DEFAULT_ALLOWED_PORTS = '80,443,4100-4199';
+
+/**
+ * Parses `ADAPTER_ALLOWED_PORTS` (comma-separated ports and `low-high` ranges, 1–65535). Throws on
+ * an entry it cannot read, like `parseAllowedHosts`.
+ */
+export function parseAllowedPorts(value: string): Array<readonly [number, number]> {
+  const ranges: Array<readonly [number, number]> = [];
+  for (const raw of value.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(entry);
+    const low = m ? Number(m[1]) : NaN;
+    const high = m ? Number(m[2] ?? m[1]) : NaN;
+    if (!(low >= 1 && high <= 65535 && low <= high)) {
+      throw new Error(`ADAPTER_ALLOWED_PORTS: "${entry}" is not a port or range within 1-65535`);
+    }
+    ranges.push([low, high]);
+  }
+  return ranges;
 }
 
 export type UrlCheck = { ok: true } | { ok: false; reason: string };
@@ -41,7 +72,7 @@ const HOSTNAME_LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
  * Throws on an entry it cannot read: a typo in an allow-list must stop the process at start,
  * not silently narrow (or widen) what the gateway may reach.
  */
-export function parseAllowedHosts(value: string | undefined): AllowedHostRules {
+export function parseAllowedHosts(value: string | undefined, ports: string = DEFAULT_ALLOWED_PORTS, ownPorts: Iterable<number> = []): AllowedHostRules {
   const hostnames = new Set<string>();
   const addresses = new BlockList();
   const entries: string[] = [];
@@ -73,7 +104,14 @@ export function parseAllowedHosts(value: string | undefined): AllowedHostRules {
     }
     hostnames.add(hostname);
   }
-  return Object.freeze({ hostnames, addresses, forbidden: forbiddenAddresses(), entries: Object.freeze(entries) });
+  return Object.freeze({
+    hostnames,
+    addresses,
+    forbidden: forbiddenAddresses(),
+    entries: Object.freeze(entries),
+    ports: Object.freeze(parseAllowedPorts(ports)),
+    ownPorts: new Set([...ownPorts].filter((p) => p > 0)),
+  });
 }
 
 /**
@@ -96,6 +134,11 @@ export function checkAdapterUrl(url: string, rules: AllowedHostRules): UrlCheck 
   }
   const host = normaliseHostname(unbracket(parsed.hostname));
   if (host === '') return { ok: false, reason: 'the adapter URL has no host' };
+  const hostCheck = checkHost(host, rules);
+  return hostCheck.ok ? checkPort(parsed, rules) : hostCheck;
+}
+
+function checkHost(host: string, rules: AllowedHostRules): UrlCheck {
   const family = isIP(host);
   if (family !== 0) {
     if (isForbiddenAddress(host, rules)) {
@@ -111,6 +154,17 @@ export function checkAdapterUrl(url: string, rules: AllowedHostRules): UrlCheck 
   }
   if (!rules.hostnames.has(host)) {
     return { ok: false, reason: `${host} is not in ADAPTER_ALLOWED_HOSTS` };
+  }
+  return { ok: true };
+}
+
+/** The URL's port (or its scheme's default) must be listed, never 0 and never the gateway's own. */
+function checkPort(url: URL, rules: AllowedHostRules): UrlCheck {
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  if (port === 0) return { ok: false, reason: 'port 0 is never reachable' };
+  if (rules.ownPorts.has(port)) return { ok: false, reason: `port ${port} is the gateway's own port and is never reachable` };
+  if (!rules.ports.some(([low, high]) => port >= low && port <= high)) {
+    return { ok: false, reason: `port ${port} is not in ADAPTER_ALLOWED_PORTS` };
   }
   return { ok: true };
 }

@@ -187,10 +187,11 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
       const token = await deadline.race(tokenFor(provider));
       const body = JSON.stringify(request);
       const gate = gateFor(provider);
-      const attempt = gate.breaker.execute(
-        () => gate.bulkhead.execute(() => send(url, provider, body, request.requestId, token, deadline), deadline.signal),
-        deadline.signal,
-      );
+      const attempt = gate.breaker.execute(async () => {
+        const answer = await gate.bulkhead.execute(() => send(url, provider, body, request.requestId, token, deadline), deadline.signal);
+        context.check?.(answer);
+        return answer;
+      }, deadline.signal);
       return await deadline.race(attempt);
     } catch (err) {
       if (err instanceof AppError) throw err;

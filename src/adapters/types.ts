@@ -19,5 +19,17 @@ export type ProviderAnswer = { found: true; record: Record<string, unknown> } | 
  * PROVIDER_TIMEOUT or PROVIDER_UNAVAILABLE; they never leak the upstream body.
  */
 export interface ProviderAdapter {
-  call(request: ProviderRequest, context: { provider: string; timeoutMs: number; signal?: AbortSignal }): Promise<ProviderAnswer>;
+  call(request: ProviderRequest, context: ProviderCallContext): Promise<ProviderAnswer>;
+}
+
+export interface ProviderCallContext {
+  provider: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /**
+   * The caller's check of an answer (the type's schema); throws PROVIDER_BAD_RESPONSE. An adapter
+   * with a circuit breaker runs it inside the breaker, so a provider that keeps answering garbage
+   * opens its circuit like one that keeps failing.
+   */
+  check?: (answer: ProviderAnswer) => void;
 }

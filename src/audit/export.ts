@@ -96,14 +96,19 @@ export function ndjsonLine(event: AuditEvent): string {
 /**
  * The matching events, oldest first, as a byte stream. Rows are read a keyset page at a time and a
  * page is read only when the consumer has taken the previous one (Readable.from pulls on demand),
- * so a slow client holds back the database reads instead of filling memory.
+ * so a slow client holds back the database reads instead of filling memory. The first page is read
+ * before the stream is returned: a query that fails at all fails before the status line, as a
+ * problem, never as a 200 with a cut body (issue 9).
  */
-export function exportStream(db: DB, filters: AuditQueryFilters, format: ExportFormat, pageSize = 1000): Readable {
+export async function exportStream(db: DB, filters: AuditQueryFilters, format: ExportFormat, pageSize = 1000): Promise<Readable> {
+  const pages = scanEvents(db, filters, { pageSize })[Symbol.asyncIterator]();
+  const first = await pages.next();
+  const render = (page: AuditEvent[]) => page.map(format === 'csv' ? csvRow : ndjsonLine).join('');
   async function* chunks(): AsyncGenerator<string> {
     if (format === 'csv') yield CSV_COLUMNS.join(',') + '\r\n';
-    for await (const page of scanEvents(db, filters, { pageSize })) {
-      yield page.map(format === 'csv' ? csvRow : ndjsonLine).join('');
-    }
+    if (first.done) return;
+    yield render(first.value);
+    for (let next = await pages.next(); !next.done; next = await pages.next()) yield render(next.value);
   }
   return Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });
 }

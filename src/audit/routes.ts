@@ -116,7 +116,7 @@ export default async function auditRoutes(app: FastifyInstance) {
         subject: request.body.subject ?? null,
         detail: { filters: recordedFilters(request.body), format },
       });
-      const stream = exportStream(app.db, query, format);
+      const stream = await exportStream(app.db, query, format);
       stream.on('error', (err) => request.log.error({ err }, 'audit export ended early'));
       const ext = format === 'csv' ? 'csv' : 'ndjson';
       return reply

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { problem } from '../errors.js';
 import { ref } from '../openapi.js';
+import { assertSafeText } from '../plugins/input.js';
 import { findClient, listClientIds } from '../registry/repository.js';
 import { authorizationServerMetadata, TOKEN_PATH } from './oauth.js';
 import { verifySecret } from './secrets.js';
@@ -101,6 +102,8 @@ export default async function authRoutes(app: FastifyInstance) {
       if (basic && (body.client_id || body.client_secret)) {
         throw problem('VALIDATION_FAILED', 'send client credentials either with HTTP Basic or in the body, not both');
       }
+      // Header-derived text obeys the input rules too (src/plugins/input.ts checks bodies and queries).
+      assertSafeText(basic, 'authorization');
       const id = basic?.id ?? body.client_id;
       const secret = basic?.secret ?? body.client_secret;
       if (!id || !secret) throw problem('UNAUTHENTICATED', 'client_id and client_secret are required');

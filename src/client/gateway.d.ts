@@ -247,11 +247,17 @@ export interface paths {
          *     Allowed by a normal grant **and** by a `verifyOnly` grant; `claim.field` must be a field the caller
          *     may see (`403 FIELD_NOT_ALLOWED`), and purpose binding is the same as for `POST /v1/lookups`.
          *
-         *     Operators: `eq` / `ne` — JSON equality of the field's value with `value`; `gte` / `lte` — numeric
-         *     comparison for numbers, lexical comparison for strings (ISO dates such as `1965-03-14` compare
-         *     correctly); `exists` — the field is present and not null (`value` must be omitted). `value` is
-         *     required for every operator but `exists` (`400 VALIDATION_FAILED`). When the provider holds no record
-         *     the answer is `404 RECORD_NOT_FOUND`.
+         *     Operators: `eq` / `ne` — JSON equality of the field's value with `value`; `gte` / `lte` — only on
+         *     fields whose schema makes them a number, or a string with `format: date` or `date-time` (compared
+         *     as numbers, or lexically as ISO dates such as `1965-03-14`); on any other field, or with a value not
+         *     of that kind, they are `422 UNSUPPORTED_CLAIM`, since ordering answers about text would let a caller
+         *     rebuild it by binary search. `exists` — the field is present and not null (`value` must be omitted).
+         *     `value` is required for every operator but `exists` (`400 VALIDATION_FAILED`). When the provider
+         *     holds no record the answer is `404 RECORD_NOT_FOUND`.
+         *
+         *     At most `VERIFY_BUDGET_PER_DAY` (default 20) claims are answered per consumer department, subject
+         *     and type per UTC day, counted from the audit trail across all replicas; beyond it the answer is
+         *     `429 RATE_LIMITED` with `Retry-After` (seconds to the next UTC midnight).
          *
          *     `value` must be of a JSON type the field's schema admits (see `GET /v1/catalog/{type}`): a date field
          *     compared with a number, or a boolean field with a string, is `400 VALIDATION_FAILED` before any
@@ -1225,7 +1231,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_GRANTED" | "PURPOSE_NOT_ALLOWED" | "FIELD_NOT_ALLOWED" | "CONSENT_NOT_VALID" | "UNKNOWN_TYPE" | "UNKNOWN_PROCEDURE" | "NOT_FOUND" | "RECORD_NOT_FOUND" | "CONFLICT" | "INVALID_SUBJECT_ID" | "RATE_LIMITED" | "INTERNAL_ERROR" | "PROVIDER_ERROR" | "PROVIDER_BAD_RESPONSE" | "PROVIDER_UNAVAILABLE" | "AUDIT_UNAVAILABLE" | "NOT_READY" | "PROVIDER_TIMEOUT";
+            code: "VALIDATION_FAILED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_GRANTED" | "PURPOSE_NOT_ALLOWED" | "FIELD_NOT_ALLOWED" | "CONSENT_NOT_VALID" | "UNKNOWN_TYPE" | "UNKNOWN_PROCEDURE" | "NOT_FOUND" | "RECORD_NOT_FOUND" | "CONFLICT" | "INVALID_SUBJECT_ID" | "UNSUPPORTED_CLAIM" | "RATE_LIMITED" | "INTERNAL_ERROR" | "PROVIDER_ERROR" | "PROVIDER_BAD_RESPONSE" | "PROVIDER_UNAVAILABLE" | "AUDIT_UNAVAILABLE" | "NOT_READY" | "PROVIDER_TIMEOUT";
             requestId: string;
         };
         /** @description A problem with the RFC 6749 §5.2 members an OAuth client reads. */
@@ -2169,8 +2175,10 @@ export interface components {
             };
         };
         /**
-         * @description `INVALID_SUBJECT_ID` — the subject id fails its checksum, date or format rules (GB 11643 resident
-         *     ID, GB 32100 unified social credit code), or its kind does not match the type's `subjectKind`.
+         * @description * `INVALID_SUBJECT_ID` — the subject id fails its checksum, date or format rules (GB 11643 resident
+         *       ID, GB 32100 unified social credit code), or its kind does not match the type's `subjectKind`.
+         *     * `UNSUPPORTED_CLAIM` — (verifications) `gte`/`lte` on a field that is neither a number nor a
+         *       `format: date`/`date-time` string by the type's schema, or with a value not of that kind.
          */
         Unprocessable: {
             headers: {

@@ -11,6 +11,10 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import pg from 'pg';
+import { serialize, type DatabaseError } from 'pg-protocol';
+import type { BackendMessage, CommandCompleteMessage, DataRowMessage, RowDescriptionMessage } from 'pg-protocol/dist/messages.js';
+import { Parser } from 'pg-protocol/dist/parser.js';
 
 /**
  * Kysely dialect for the embedded PGlite database. PGlite is a single connection, so the
@@ -32,18 +36,32 @@ export class PGliteDialect implements Dialect {
   }
 }
 
+/**
+ * PGlite's own protocol reader decodes every text value with a default `TextDecoder`, which drops a
+ * leading U+FEFF (BOM) from each value: a string that starts with a BOM is stored intact but read
+ * back without it (issue 9: a refused request with such a `caseId` made the audit chain look
+ * tampered). So this connection speaks the wire protocol to PGlite itself, with node-postgres's
+ * serializer and parser (which decode with `Buffer#toString`, keeping every code point), and
+ * converts parameters and results exactly as the `pg` pool does on PostgreSQL: both databases
+ * then hand the application the same values.
+ */
 class PGliteConnection implements DatabaseConnection {
   constructor(private readonly pglite: PGlite) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     // Without parameters use the simple protocol, which (like pg) accepts several statements.
-    const result =
+    const request =
       query.parameters.length === 0
-        ? ((await this.pglite.exec(query.sql)).at(-1) ?? { rows: [] as R[], affectedRows: undefined })
-        : await this.pglite.query<R>(query.sql, [...query.parameters]);
-    return result.affectedRows === undefined
-      ? { rows: result.rows as R[] }
-      : { rows: result.rows as R[], numAffectedRows: BigInt(result.affectedRows) };
+        ? serialize.query(query.sql)
+        : Buffer.concat([
+            serialize.parse({ text: query.sql, types: [] }),
+            serialize.bind({ values: query.parameters.map((v) => prepareValue(v)) }),
+            serialize.describe({ type: 'P' }),
+            serialize.execute({}),
+            serialize.sync(),
+          ]);
+    const raw = await this.pglite.runExclusive(() => this.pglite.execProtocolRaw(request));
+    return readResult<R>(raw);
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize = 1000): AsyncIterableIterator<QueryResult<R>> {
@@ -52,6 +70,53 @@ class PGliteConnection implements DatabaseConnection {
     for (let i = 0; i < result.rows.length; i += chunkSize) yield { rows: result.rows.slice(i, i + chunkSize) };
   }
 }
+
+/** The last statement's rows (as pg's pool gives them) or the first error, from one protocol exchange. */
+function readResult<R>(raw: Uint8Array): QueryResult<R> {
+  let columns: Array<{ name: string; parse: (v: string) => unknown }> = [];
+  let rows: R[] = [];
+  let last: QueryResult<R> = { rows: [] };
+  let error: DatabaseError | null = null;
+  new Parser().parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), (message: BackendMessage) => {
+    switch (message.name) {
+      case 'rowDescription':
+        columns = (message as RowDescriptionMessage).fields.map((f) => ({ name: f.name, parse: textTypeParser(f.dataTypeID) }));
+        break;
+      case 'dataRow': {
+        const row: Record<string, unknown> = {};
+        (message as DataRowMessage).fields.forEach((v, i) => {
+          const column = columns[i]!;
+          row[column.name] = v === null ? null : column.parse(v);
+        });
+        rows.push(row as R);
+        break;
+      }
+      case 'commandComplete': {
+        // Each statement ends here; like PGlite's exec and pg, the last one's result is the answer.
+        const words = (message as CommandCompleteMessage).text.split(' ');
+        const affected = /^(INSERT|UPDATE|DELETE|MERGE)$/.test(words[0] ?? '') ? BigInt(words.at(-1) ?? 0) : undefined;
+        last = affected === undefined ? { rows } : { rows, numAffectedRows: affected };
+        rows = [];
+        columns = [];
+        break;
+      }
+      case 'error':
+        error ??= message as DatabaseError;
+        break;
+      default:
+    }
+  });
+  if (error) throw error;
+  return last;
+}
+
+/** Type parsers as the pg pool uses them (src/db/index.ts): pg-types, with int8 read as a number. */
+export function textTypeParser(oid: number): (value: string) => unknown {
+  return oid === INT8_OID ? (v: string) => Number(v) : (pg.types.getTypeParser(oid, 'text') as (v: string) => unknown);
+}
+
+const INT8_OID = 20;
+const prepareValue = (pg as unknown as { utils: { prepareValue(v: unknown): unknown } }).utils.prepareValue;
 
 class PGliteDriver implements Driver {
   private readonly connection: PGliteConnection;

@@ -2,7 +2,8 @@
  * The demo catalogue (资源目录): nine types held by the demo departments.
  * Each field is declared once, with its JSON Schema, so the catalogue's `fields` and the
  * record schema cannot drift apart. Schemas use only keywords that mean the same in draft-07
- * and 2020-12, and no `format`: a gateway Ajv compiled without ajv-formats would refuse it.
+ * and 2020-12. Dates say `format: date` (the record Ajv has ajv-formats): that is what lets a
+ * verification order them (`gte`/`lte`), and the pattern keeps them checked without it.
  */
 import type { AdapterConfig, FieldDef, TypeDef } from '../registry/model.js';
 
@@ -17,7 +18,7 @@ type DemoTypeDef = Omit<TypeDef, 'adapter'>;
 
 const text = { type: 'string' } as const;
 const amount = { type: 'number' } as const;
-const date = { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$' } as const;
+const date = { type: 'string', format: 'date', pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$' } as const;
 const month = { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } as const;
 
 function objectSchema(fields: readonly FieldSpec[]): Record<string, unknown> {

@@ -8,6 +8,7 @@ import { toAppError } from '../plugins/errors.js';
 import { decideAccess } from '../policy/access.js';
 import { discloseAtFor } from '../policy/covert.js';
 import { minimiseRecord } from '../policy/minimise.js';
+import type { ProviderAnswer } from '../adapters/types.js';
 import type { TypeDef } from '../registry/model.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { maskSubjectId, parseSubject, type Subject } from '../subjects/index.js';
@@ -130,7 +131,7 @@ export async function resolveAndCall(
   snapshot: RegistrySnapshot,
   ctx: ItemContext,
   mode: 'data' | 'verify',
-  beforeCall?: (type: TypeDef) => void,
+  beforeCall?: (type: TypeDef) => void | Promise<void>,
 ): Promise<Resolved> {
   const { item } = ctx;
   const principal = request.principal!;
@@ -151,7 +152,7 @@ export async function resolveAndCall(
   });
   if (!decision.allowed) throw problem(decision.code, decision.detail);
   ctx.discloseAt = discloseAtFor(snapshot.grantsFor(principal.dept, type.type), decision.grantIds, app.clock());
-  beforeCall?.(type);
+  await beforeCall?.(type);
   const consent = await consentGate(app, request, {
     eventId: ctx.lookupId,
     action: mode === 'verify' ? 'verification' : ctx.action === 'batch.item' || ctx.action === 'case.material' ? ctx.action : 'lookup',
@@ -165,20 +166,28 @@ export async function resolveAndCall(
   });
 
   const { adapter, timeoutMs } = app.adapters.resolve(type.adapter);
+  // The schema check runs inside the adapter when it can (so its breaker counts an answer outside
+  // the schema as a failure, issue 9), and here otherwise.
+  let checked = false;
+  const check = (answer: ProviderAnswer) => {
+    checked = true;
+    if (!answer.found) return;
+    const validate = snapshot.validatorFor(type.type);
+    if (!validate || !validate(answer.record)) {
+      throw problem('PROVIDER_BAD_RESPONSE', `${type.provider} answered outside the schema of ${type.type}`, { cause: validate?.errors });
+    }
+    const missing = missingFields(type.kind, answer.record, decision.fields);
+    if (missing.length > 0) {
+      throw problem('PROVIDER_BAD_RESPONSE', `${type.provider} left out ${missing.join(', ')} of ${type.type}`);
+    }
+  };
   const answer = await adapter.call(
     { type: type.type, subject: parsed.subject, fields: decision.fields, purpose: item.purpose, caseId: item.caseId, requestId: String(request.id) },
-    { provider: type.provider, timeoutMs },
+    { provider: type.provider, timeoutMs, check },
   );
+  if (!checked) check(answer);
   if (!answer.found) throw problem('RECORD_NOT_FOUND', `${type.provider} holds no ${type.type} for this subject`);
   const answeredAt = new Date().toISOString();
-  const validate = snapshot.validatorFor(type.type);
-  if (!validate || !validate(answer.record)) {
-    throw problem('PROVIDER_BAD_RESPONSE', `${type.provider} answered outside the schema of ${type.type}`, { cause: validate?.errors });
-  }
-  const missing = missingFields(type.kind, answer.record, decision.fields);
-  if (missing.length > 0) {
-    throw problem('PROVIDER_BAD_RESPONSE', `${type.provider} left out ${missing.join(', ')} of ${type.type}`);
-  }
   const maskedSubject = { kind: parsed.subject.kind, id: maskSubjectId(parsed.subject) };
   const resolved: Resolved = { type, subject: parsed.subject, maskedSubject, fields: decision.fields, record: answer.record, answeredAt };
   if (consent) {

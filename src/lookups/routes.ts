@@ -9,6 +9,7 @@ import { verifyClaim, type VerificationRequest } from './verify.js';
 /** The consumer API: lookups, batches, verifications, procedures and cases (gateway.yaml, tags lookups and cases). */
 export default async function lookupRoutes(app: FastifyInstance) {
   const consumer = app.requireRoles('consumer');
+  app.decorate('verifyBudgetInFlight', new Map<string, number>());
 
   app.post<{ Body: FetchItem }>(
     '/v1/lookups',

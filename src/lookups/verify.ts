@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { problem } from '../errors.js';
-import { checkClaimAgainstSchema, checkClaimShape, evaluateClaim, fieldSchemaOf, type Claim } from '../policy/claims.js';
+import { countAnsweredVerifications } from '../audit/budget.js';
+import { checkClaimAgainstSchema, checkClaimOrderable, checkClaimShape, evaluateClaim, fieldSchemaOf, type Claim } from '../policy/claims.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { auditedItem, eventBase, resolveAndCall } from './flow.js';
 import { digestOf, signProof } from './proof.js';
@@ -38,14 +39,20 @@ export async function verifyClaim(
 ): Promise<VerificationAnswer> {
   const { claim } = body;
   const item = { type: body.type, subject: body.subject, purpose: body.purpose, caseId: body.caseId, officer: body.officer, fields: [claim.field] };
-  return auditedItem(app, request, item, 'verification', async (ctx) => {
-    ctx.detail = { claimField: claim.field, op: claim.op };
-    const shape = checkClaimShape(claim);
-    if (!shape.ok) throw problem('VALIDATION_FAILED', shape.reason);
+  let releaseBudget = () => {};
+  try {
+    return await auditedItem(app, request, item, 'verification', async (ctx) => {
+      ctx.detail = { claimField: claim.field, op: claim.op };
+      const shape = checkClaimShape(claim);
+      if (!shape.ok) throw problem('VALIDATION_FAILED', shape.reason);
 
-    const resolved = await resolveAndCall(app, request, snapshot, ctx, 'verify', (type) => {
-      const fits = checkClaimAgainstSchema(claim, fieldSchemaOf(type, claim.field));
-      if (!fits.ok) throw problem('VALIDATION_FAILED', fits.reason);
+      const resolved = await resolveAndCall(app, request, snapshot, ctx, 'verify', async (type) => {
+        const fieldSchema = fieldSchemaOf(type, claim.field);
+        const fits = checkClaimAgainstSchema(claim, fieldSchema);
+        if (!fits.ok) throw problem('VALIDATION_FAILED', fits.reason);
+        const orderable = checkClaimOrderable(claim, fieldSchema);
+        if (!orderable.ok) throw problem('UNSUPPORTED_CLAIM', orderable.reason);
+        releaseBudget = await spendVerifyBudget(app, request.principal!.dept, body.subject, type.type);
     });
     const evaluated = evaluateClaim(resolved.type.kind, resolved.record, claim);
     if (!evaluated.ok) throw problem('VALIDATION_FAILED', evaluated.reason);
@@ -67,5 +74,53 @@ export async function verifyClaim(
       result,
     });
     return { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, claim, result, verifiedAt, proof };
-  });
+    });
+  } finally {
+    // The answered event is committed (or there is none): the trail's count takes over.
+    releaseBudget();
+  }
+}
+
+/**
+ * VERIFY_BUDGET_PER_DAY: at most that many answered verifications per consumer department, subject
+ * and type per UTC day, so yes/no answers cannot be chained into the value itself. The count comes
+ * from the audit trail (src/audit/budget.ts); concurrent calls on one replica are counted while in
+ * flight too. Beyond it: 429 RATE_LIMITED with Retry-After (seconds to the next UTC midnight).
+ */
+async function spendVerifyBudget(app: FastifyInstance, consumer: string, subject: { kind: string; id: string }, type: string): Promise<() => void> {
+  const now = new Date();
+  const since = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  const subjectHmac = app.audit.describeSubject(subject).hmac;
+  const key = `${consumer} ${subjectHmac} ${type} ${since.getTime()}`;
+  const inFlight = app.verifyBudgetInFlight;
+  inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    const left = (inFlight.get(key) ?? 1) - 1;
+    if (left <= 0) inFlight.delete(key);
+    else inFlight.set(key, left);
+  };
+  try {
+    const answered = await countAnsweredVerifications(app.db, { consumer, subjectHmac, type, since });
+    // This call is one of the in-flight ones; the others may still be answered.
+    if (answered + (inFlight.get(key) ?? 1) > app.config.verifyBudgetPerDay) {
+      const retryAfter = Math.max(1, Math.ceil((since.getTime() + 86_400_000 - now.getTime()) / 1000));
+      throw problem('RATE_LIMITED', `at most ${app.config.verifyBudgetPerDay} verifications per day of this type about one subject`, {
+        headers: { 'retry-after': String(retryAfter) },
+      });
+    }
+  } catch (err) {
+    release();
+    throw err;
+  }
+  return release;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Verifications under way on this replica, per budget key (decorated by src/lookups/routes.ts). */
+    verifyBudgetInFlight: Map<string, number>;
+  }
 }

@@ -26,7 +26,12 @@ export interface Adapters {
 export type ProviderCallListener = (info: { provider: string; outcome: string; seconds: number }) => void;
 
 async function adaptersPlugin(app: FastifyInstance) {
-  const allowedHosts = parseAllowedHosts(app.config.adapterAllowedHosts);
+  const allowedHosts = parseAllowedHosts(app.config.adapterAllowedHosts, app.config.adapterAllowedPorts, [app.config.port]);
+  // PORT=0 (tests) listens on a port chosen at start: refuse that one too, once known.
+  app.addHook('onListen', async () => {
+    const address = app.server.address();
+    if (address && typeof address === 'object') allowedHosts.ownPorts.add(address.port);
+  });
   const http = createHttpAdapters({
     allowedHosts,
     signToken: async (audience) => app.providerToken(audience),

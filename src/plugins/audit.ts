@@ -112,20 +112,30 @@ async function auditPlugin(app: FastifyInstance) {
       action,
       outcome: err.code === 'RECORD_NOT_FOUND' ? 'not_found' : err.status < 500 ? 'denied' : 'error',
       errorCode: err.code,
-      type: str(body.type),
-      purpose: str(body.purpose) ?? (action === 'case.material' ? str(body.procedure) : null),
-      caseId: str(body.caseId),
-      officer: str(body.officer),
+      type: str(body.type, CODE),
+      purpose: str(body.purpose, CODE) ?? (action === 'case.material' ? str(body.procedure, CODE) : null),
+      caseId: str(body.caseId, CASE_ID),
+      officer: str(body.officer, CASE_ID),
       subject,
-      detail: action === 'token.issue' ? { clientId: str(body.client_id) } : null,
+      detail: action === 'token.issue' ? { clientId: str(body.client_id, CLIENT_ID) } : null,
     });
   });
 
   app.addHook('onClose', async () => audit.writer.close());
 }
 
-function str(v: unknown): string | null {
-  return typeof v === 'string' && v.length <= 128 ? v : null;
+/**
+ * A refused request's body is unvalidated: only members that fit their contract pattern are kept
+ * (gateway.yaml), so free text — CR/LF, formula text, anything else — never reaches the trail or
+ * the citizen's data tracker. A member that does not fit is recorded as null.
+ */
+const CODE = /^(?=.{1,64}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+/** caseId and officer: 1–64 of `A-Za-z0-9-_./:#` (ARCHITECTURE.md, "Purpose"). */
+export const CASE_ID = /^[A-Za-z0-9_./:#-]{1,64}$/;
+const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
+
+function str(v: unknown, pattern: RegExp): string | null {
+  return typeof v === 'string' && v.length <= 128 && pattern.test(v) ? v : null;
 }
 
 function pickSubject(v: unknown): { kind: string; id: string } | null {

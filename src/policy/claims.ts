@@ -63,6 +63,33 @@ export function checkClaimAgainstSchema(claim: Claim, fieldSchema: Record<string
 }
 
 /**
+ * `gte`/`lte` only where an order cannot spell out a value: number fields, and strings the schema
+ * declares `format: date` or `date-time`. On a text field an ordering answer is an oracle — a
+ * binary search of `lte` claims rebuilds a name in a few dozen calls (issue 9) — so anything else
+ * is UNSUPPORTED_CLAIM. A field the schema does not describe is not orderable either.
+ */
+export function checkClaimOrderable(claim: Claim, fieldSchema: Record<string, unknown> | undefined): ClaimCheck {
+  if (claim.op !== 'gte' && claim.op !== 'lte') return { ok: true };
+  const order = fieldSchema === undefined ? null : orderOf(fieldSchema);
+  if (order === 'number' && typeof claim.value === 'number') return { ok: true };
+  if (order === 'date' && typeof claim.value === 'string') return { ok: true };
+  return {
+    ok: false,
+    reason: `op "${claim.op}" applies only to number fields and date or date-time strings${order === null ? `; ${claim.field} is neither` : `, compared with a value of their kind`}`,
+  };
+}
+
+function orderOf(schema: Record<string, unknown>): 'number' | 'date' | null {
+  const types = declaredTypes(schema);
+  if (types === undefined) return null;
+  const [only, ...others] = [...types].filter((t) => t !== 'null');
+  if (only === undefined || others.length > 0) return null;
+  if (only === 'number') return 'number';
+  const isDate = schema.format === 'date' || schema.format === 'date-time';
+  return only === 'string' && isDate && !('enum' in schema) && !('const' in schema) ? 'date' : null;
+}
+
+/**
  * Evaluates a claim against a provider's record. A certificate is one object; for a `record`
  * type the claim holds when at least one row satisfies it (e.g. "contributed in 2025-06").
  * A missing or null value satisfies only `ne`. `gte`/`lte` between a number and a string (or

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { checkAdapterUrl, createGuardedLookup, isAddressAllowed, parseAllowedHosts } from '../../src/adapters/allowed-hosts.js';
+import { checkAdapterUrl, createGuardedLookup, DEFAULT_ALLOWED_PORTS, isAddressAllowed, parseAllowedHosts, parseAllowedPorts } from '../../src/adapters/allowed-hosts.js';
+import { loadConfig } from '../../src/config.js';
 
-const rules = parseAllowedHosts('127.0.0.1, localhost,10.0.0.0/8,provider.gov.example., 2001:db8::/32, [::1]');
+// Host rules with every port open; ADAPTER_ALLOWED_PORTS has its own tests below.
+const rules = parseAllowedHosts('127.0.0.1, localhost,10.0.0.0/8,provider.gov.example., 2001:db8::/32, [::1]', '1-65535');
 
 describe('parseAllowedHosts', () => {
   it('reads hostnames, IPs and CIDRs of both families, ignoring blanks', () => {
@@ -55,6 +57,7 @@ describe('checkAdapterUrl', () => {
   it('refuses link-local and metadata addresses even when they are listed', () => {
     const permissive = parseAllowedHosts(
       '0.0.0.0/0,::/0,169.254.169.254,100.100.100.200,fd00:ec2::254,fe80::1,metadata.google.internal,metadata',
+      '1-65535',
     );
     for (const url of [
       'http://169.254.169.254/latest/meta-data/',
@@ -132,5 +135,46 @@ describe('createGuardedLookup', () => {
   it('fails when nothing resolved is admitted', async () => {
     const answer = await lookupWith([{ address: '169.254.169.254', family: 4 }], true);
     expect(answer.err).toMatchObject({ code: 'ONETRIP_ADDRESS_REFUSED' });
+  });
+});
+
+describe('ADAPTER_ALLOWED_PORTS (issue 9)', () => {
+  const local = parseAllowedHosts('127.0.0.1,localhost,provider.gov.example', DEFAULT_ALLOWED_PORTS, [3000]);
+
+  it('defaults to 80, 443 and 4100-4199', () => {
+    expect(loadConfig({}).adapterAllowedPorts).toBe('80,443,4100-4199');
+    expect(parseAllowedPorts(DEFAULT_ALLOWED_PORTS)).toEqual([
+      [80, 80],
+      [443, 443],
+      [4100, 4199],
+    ]);
+  });
+
+  it.each([
+    'http://127.0.0.1:6379/',
+    'http://127.0.0.1:5432/',
+    'http://127.0.0.1:22/',
+    'http://localhost:8080/lookup',
+    'https://provider.gov.example:8443/',
+    'http://127.0.0.1:4200/',
+    'http://127.0.0.1:4099/',
+  ])('refuses %s, a port outside the list', (url) => {
+    expect(checkAdapterUrl(url, local)).toEqual({ ok: false, reason: expect.stringMatching(/not in ADAPTER_ALLOWED_PORTS/) });
+  });
+
+  it('refuses port 0 and the gateway own port even when the list admits them', () => {
+    const wide = parseAllowedHosts('127.0.0.1', '1-65535', [3000]);
+    expect(checkAdapterUrl('http://127.0.0.1:0/', wide)).toEqual({ ok: false, reason: expect.stringMatching(/port 0/) });
+    expect(checkAdapterUrl('http://127.0.0.1:3000/v1/admin/types/x', wide)).toEqual({ ok: false, reason: expect.stringMatching(/own port/) });
+    wide.ownPorts.add(41234);
+    expect(checkAdapterUrl('http://127.0.0.1:41234/', wide).ok).toBe(false);
+  });
+
+  it.each(['http://127.0.0.1/', 'https://provider.gov.example/lookup', 'http://localhost:4101/lookup', 'http://127.0.0.1:4199/'])('admits %s', (url) => {
+    expect(checkAdapterUrl(url, local)).toEqual({ ok: true });
+  });
+
+  it.each(['0', '65536', '10-5', 'http', '80;443', '1-2-3', '-1'])('refuses the entry %s at start', (entry) => {
+    expect(() => parseAllowedPorts(`80,${entry}`)).toThrow(/ADAPTER_ALLOWED_PORTS/);
   });
 });

@@ -33,7 +33,7 @@ afterEach(async () => {
 
 function adapters(overrides: Partial<HttpAdaptersOptions> = {}): HttpAdapters {
   const created = createHttpAdapters({
-    allowedHosts: parseAllowedHosts('127.0.0.1'),
+    allowedHosts: parseAllowedHosts('127.0.0.1', '1-65535'),
     signToken: (aud) => signer.signToken(aud),
     breaker: { consecutiveFailures: 3, halfOpenAfterMs: 200 },
     ...overrides,
@@ -277,7 +277,7 @@ describe('http adapter: allowed hosts (SSRF)', () => {
     const port = new URL(provider.url).port;
     let answer = '127.0.0.1';
     const gateway = adapters({
-      allowedHosts: parseAllowedHosts('provider.test'),
+      allowedHosts: parseAllowedHosts('provider.test', '1-65535'),
       resolve: () => Promise.resolve([{ address: answer, family: 4 }]),
     });
     // Resolving to an ordinary address reaches the provider through the guarded lookup.

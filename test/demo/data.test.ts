@@ -1,5 +1,6 @@
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import {
   DEMO_CLIENTS,
@@ -19,6 +20,8 @@ import {
 import { ROLES } from '../../src/registry/model.js';
 import { validateCreditCode, validateResidentId } from '../../src/subjects/index.js';
 
+// ajv-formats is CommonJS; under NodeNext its default import is the module object.
+const addFormats = addFormatsModule as unknown as FormatsPlugin;
 const typeByCode = new Map(DEMO_TYPES.map((t) => [t.type, t]));
 const departmentCodes = new Set(DEMO_DEPARTMENTS.map((d) => d.code));
 const procedureCodes = new Set(DEMO_PROCEDURES.map((p) => p.code));
@@ -56,8 +59,10 @@ describe('demo catalogue', () => {
   });
 
   it('compiles every schema under draft-07 and 2020-12 in strict mode', () => {
-    const draft07 = new Ajv({ strict: true });
-    const draft2020 = new Ajv2020({ strict: true });
+    // With ajv-formats, as the gateway's record Ajv has it: dates say `format: date` so that
+    // verifications may order them (issue 9).
+    const draft07 = addFormats(new Ajv({ strict: true }));
+    const draft2020 = addFormats(new Ajv2020({ strict: true }));
     for (const type of DEMO_TYPES) {
       expect(() => draft07.compile(type.schema), type.type).not.toThrow();
       expect(() => draft2020.compile(type.schema), type.type).not.toThrow();
@@ -168,7 +173,7 @@ describe('demo subjects and records', () => {
   });
 
   it('holds exactly the records it lists, of the right subject kind, each valid against its schema', () => {
-    const ajv = new Ajv({ strict: true, allErrors: true });
+    const ajv = addFormats(new Ajv({ strict: true, allErrors: true }));
     const validators = new Map(DEMO_TYPES.map((t) => [t.type, ajv.compile(t.schema)]));
     let checked = 0;
     for (const subject of dataset.subjects) {

@@ -18,9 +18,16 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Config for tests: silent logs, immediate audit flushes, everything else as documented defaults. */
+/**
+ * Config for tests: silent logs, immediate audit flushes, everything else as documented defaults —
+ * except ADAPTER_ALLOWED_PORTS, which admits the unprivileged ports because fake providers listen
+ * on ephemeral ones (the default is tested in test/adapters/allowed-hosts.test.ts).
+ */
 export function testConfig(env: Record<string, string> = {}, overrides: Partial<Config> = {}): Readonly<Config> {
-  return loadConfig({ LOG_LEVEL: 'silent', AUDIT_FLUSH_INTERVAL_MS: '0', DATA_DIR: '/nonexistent', PUBLIC_URL: 'http://gateway.test', ...env }, { pgliteDir: null, ...overrides });
+  return loadConfig(
+    { LOG_LEVEL: 'silent', AUDIT_FLUSH_INTERVAL_MS: '0', DATA_DIR: '/nonexistent', PUBLIC_URL: 'http://gateway.test', ADAPTER_ALLOWED_PORTS: '1024-65535', ...env },
+    { pgliteDir: null, ...overrides },
+  );
 }
 
 /** The gateway built through src/app.ts, on a fresh database, with the demo government seeded. */

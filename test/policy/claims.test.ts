@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkClaimAgainstSchema, checkClaimShape, evaluateClaim, fieldSchemaOf, type Claim } from '../../src/policy/claims.js';
+import { checkClaimAgainstSchema, checkClaimOrderable, checkClaimShape, evaluateClaim, fieldSchemaOf, type Claim } from '../../src/policy/claims.js';
 
 const person = { name: '张三', birthDate: '1960-05-01', height: 172, married: true, spouse: null, coOwners: ['李四'] };
 
@@ -129,5 +129,29 @@ describe('evaluateClaim properties', () => {
         expect(lte).toEqual({ ok: true, result: actual <= value });
       }),
     );
+  });
+});
+
+describe('checkClaimOrderable (issue 9: no ordering oracle on text)', () => {
+  const number = { type: 'number' };
+  const integer = { type: ['integer', 'null'] };
+  const date = { type: 'string', format: 'date' };
+  const dateTime = { type: 'string', format: 'date-time' };
+  it.each([
+    [{ field: 'f', op: 'gte', value: 1 }, number, true],
+    [{ field: 'f', op: 'lte', value: 3 }, integer, true],
+    [{ field: 'f', op: 'lte', value: '2020-01-01' }, date, true],
+    [{ field: 'f', op: 'gte', value: '2020-01-01T00:00:00Z' }, dateTime, true],
+    [{ field: 'f', op: 'lte', value: 'M' }, { type: 'string' }, false],
+    [{ field: 'f', op: 'lte', value: '2020-01-01' }, { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, false],
+    [{ field: 'f', op: 'gte', value: 'a' }, { type: 'string', enum: ['a', 'b'] }, false],
+    [{ field: 'f', op: 'gte', value: '1' }, number, false],
+    [{ field: 'f', op: 'gte', value: 1 }, date, false],
+    [{ field: 'f', op: 'gte', value: 1 }, undefined, false],
+    [{ field: 'f', op: 'gte', value: 1 }, { type: ['number', 'string'] }, false],
+    [{ field: 'f', op: 'eq', value: 'M' }, { type: 'string' }, true],
+    [{ field: 'f', op: 'exists' }, undefined, true],
+  ] as Array<[Claim, Record<string, unknown> | undefined, boolean]>)('%j on %j → %s', (claim, schema, ok) => {
+    expect(checkClaimOrderable(claim, schema).ok).toBe(ok);
   });
 });

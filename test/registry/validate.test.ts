@@ -11,7 +11,7 @@ const registry = {
   types: new Map(types.map((t) => [t.type, t])),
   procedures: new Map([['housing-fund-withdrawal', {}]]) as never,
 };
-const context = { allowedHosts: parseAllowedHosts('127.0.0.1,10.0.0.0/8,provider.gov.example'), hasBuiltin: (name: string) => name === 'public-security' };
+const context = { allowedHosts: parseAllowedHosts('127.0.0.1,10.0.0.0/8,provider.gov.example', '1-65535'), hasBuiltin: (name: string) => name === 'public-security' };
 
 function refusal(fn: () => void): { code: string; message: string } {
   try {

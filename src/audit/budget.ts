@@ -1,0 +1,25 @@
+import { sql } from 'kysely';
+import type { DB } from '../db/index.js';
+
+/**
+ * How many verifications `consumer` has had answered about one subject and type since `since`
+ * (VERIFY_BUDGET_PER_DAY). Counted from the audit trail, which every replica shares and writes
+ * before it answers, so the budget holds across replicas without another store. Only answered
+ * claims count (`ok`, `not_found`): a refusal tells the caller nothing about the data.
+ */
+export async function countAnsweredVerifications(
+  db: DB,
+  key: { consumer: string; subjectHmac: string; type: string; since: Date },
+): Promise<number> {
+  const row = await db
+    .selectFrom('audit_events')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('subject_hmac', '=', key.subjectHmac)
+    .where('action', '=', 'verification')
+    .where('consumer', '=', key.consumer)
+    .where('type', '=', key.type)
+    .where('outcome', 'in', ['ok', 'not_found'])
+    .where('time', '>=', key.since)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
