@@ -171,7 +171,7 @@ export async function fetchOne(
     const digest = digestOf(record);
 
     await app.audit.record(request, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
-    const proof = await signProof(app.keyring.current, app.config.publicUrl, {
+    const proof = signProof(app.keyring.current, app.config.publicUrl, {
       lookupId: ctx.lookupId,
       type: type.type,
       provider: type.provider,
