@@ -125,7 +125,8 @@ async function gateway(stubUrl: string, dbUrl: string, auditOff: boolean) {
     beforeRoutes: async (instance) => {
       // The "audit off" build: same app, a writer stub that resolves at once (as bench/audit.ts).
       if (auditOff) instance.audit.writer = auditOffSink();
-      instance.addHook('onResponse', async (request, reply) => {
+      // Counted as the answer is sent (onResponse is skipped when the client has already gone).
+      instance.addHook('onSend', async (request, reply) => {
         if (reply.statusCode === 200 && request.routeOptions.url === '/v1/lookups') answered200 += 1;
       });
     },

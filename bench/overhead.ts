@@ -255,7 +255,7 @@ async function main() {
     if (nginxLoad) console.log(`gateway / nginx: ${fmt(on.rps / nginxLoad.rps, 2)}`);
     console.log(`audit on / off: ${fmt(on.rps / offLoad.rps, 2)} (req/s; target >= 0.9), CPU per lookup on ${fmt(on.cpuPerRequestUs ?? 0)} µs, off ${fmt(offLoad.cpuPerRequestUs ?? 0)} µs`);
     console.log(`p99 at ${fmt(half)} req/s (half the gateway's rate): gateway ${fmt(onHalf.p99)} ms, bare proxy ${fmt(bareHalf.p99)} ms (target: gateway <= bare + 3 ms)`);
-    console.log(`every 200 has its event: ${gatewayOk} lookups answered 200, ${committed} lookup events committed with outcome ok${committed === gatewayOk ? ' ✓' : ' ✗ MISMATCH'}`);
+    console.log(`every 200 has its event: the gateway sent ${gatewayOk} lookup answers with 200, ${committed} lookup events were committed with outcome ok${committed === gatewayOk ? ' ✓' : ' ✗ MISMATCH'}`);
     if (soak) console.log(`soak: ${SOAK} s at full load, RSS ${fmt(soak.first / 1e6)} MB after warm-up → ${fmt(soak.last / 1e6)} MB (growth ${fmt(soak.growth * 100, 1)} %, target < 10 %)`);
 
     if ('profile' in stopped) {

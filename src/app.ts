@@ -20,7 +20,7 @@ import rateLimitPlugin from './plugins/rate-limit.js';
 import registryPlugin from './plugins/registry.js';
 import adminRoutes from './registry/admin-routes.js';
 import catalogRoutes from './registry/catalog-routes.js';
-import { loggerOptions } from './logging.js';
+import { CompactRequestLog, loggerOptions } from './logging.js';
 
 export interface BuildOptions {
   /** An open database to use instead of opening one from config (tests). */
@@ -57,6 +57,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
       },
     },
     return503OnClosing: true,
+    logController: new CompactRequestLog(),
   });
 
   const doc: OpenApiDocument = loadGatewayDocument();
