@@ -29,7 +29,7 @@ import catalogRoutes from './registry/catalog-routes.js';
 import consentRoutes from './consents/routes.js';
 import consentsPlugin from './plugins/consents.js';
 import consoleRoutes from './console/plugin.js';
-import { loggerOptions } from './logging.js';
+import { CompactRequestLog, loggerOptions } from './logging.js';
 import { problem } from './errors.js';
 
 export interface BuildOptions {
@@ -85,6 +85,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     },
     // request.ip is the client named in X-Forwarded-For only when the peer is a listed proxy (TRUST_PROXY).
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
+    logController: new CompactRequestLog(),
   });
 
   const doc: OpenApiDocument = loadGatewayDocument();

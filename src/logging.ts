@@ -1,4 +1,4 @@
-import type { FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 
 /**
@@ -34,4 +34,20 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOp
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };
+}
+
+/**
+ * One compact line per answered request instead of Fastify's two (incoming, then completed, each
+ * serialising the request and reply objects): request logging was ~5 % of a loaded gateway's CPU
+ * (issue 12). The incoming line is still there at `debug`; errors are logged as Fastify does.
+ */
+export class CompactRequestLog extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ method: request.method, url: request.url }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (error) return super.requestCompleted(error, request, reply, metadata);
+    reply.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
+  }
 }

@@ -220,15 +220,30 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     }
   }
 
+  // The adapter for each configuration, built (and its URL checked) once: the rules are fixed for
+  // the life of the process, so checking the same URL again on every call only cost CPU (issue 12).
+  const adapters = new Map<string, ProviderAdapter>();
+
+  function buildAdapter(config: { url: string; timeoutMs: number }): ProviderAdapter {
+    // Checked here as well as at registration: ADAPTER_ALLOWED_HOSTS may have narrowed since.
+    const check = checkAdapterUrl(config.url, rules);
+    if (!check.ok) {
+      return { call: (_, { provider }) => Promise.reject(problem('PROVIDER_ERROR', `the adapter URL of provider ${provider} is not allowed: ${check.reason}`)) };
+    }
+    const url = new URL(config.url);
+    return { call: (request, context) => call(url, config.timeoutMs, request, context) };
+  }
+
   return {
     adapterFor(config) {
-      // Checked here as well as at registration: ADAPTER_ALLOWED_HOSTS may have narrowed since.
-      const check = checkAdapterUrl(config.url, rules);
-      if (!check.ok) {
-        return { call: (_, { provider }) => Promise.reject(problem('PROVIDER_ERROR', `the adapter URL of provider ${provider} is not allowed: ${check.reason}`)) };
+      const key = `${config.timeoutMs} ${config.url}`;
+      let adapter = adapters.get(key);
+      if (adapter === undefined) {
+        if (adapters.size >= 1000) adapters.clear(); // registered URLs are few; this only bounds surprises
+        adapter = buildAdapter(config);
+        adapters.set(key, adapter);
       }
-      const url = new URL(config.url);
-      return { call: (request, context) => call(url, config.timeoutMs, request, context) };
+      return adapter;
     },
     circuitState(provider) {
       const state = gates.get(provider)?.breaker.state;

@@ -223,7 +223,7 @@ export async function fetchOne(
     const disputed = await disputedCheck;
 
     await app.audit.record(request, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
-    const proof = await signProof(app.keyring.current, app.issuer, {
+    const proof = signProof(app.keyring.current, app.issuer, {
       lookupId: ctx.lookupId,
       type: type.type,
       provider: type.provider,

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, sign } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import { CompactSign } from 'jose';
 import type { SigningKey } from '../keys/keyring.js';
 
 /** base64url SHA-256 of the RFC 8785 canonical JSON of `value`: what a proof binds. */
@@ -30,10 +29,17 @@ export interface ProofClaims {
 /**
  * A compact JWS (EdDSA) over the claims, with `iss` and `iat`, verifiable offline with the
  * gateway's JWKS. `typ` names the proof so it can never be confused with an access token.
+ * Signed with node:crypto's one-shot Ed25519 on the calling thread: the same bytes jose's
+ * CompactSign wrote (header and payload as JSON.stringify writes them; Ed25519 is deterministic),
+ * without WebCrypto's job and promise round trips (issue 12).
  */
-export async function signProof(key: SigningKey, issuer: string, claims: ProofClaims): Promise<string> {
+export function signProof(key: SigningKey, issuer: string, claims: ProofClaims): string {
   const payload = { ...claims, iss: issuer, iat: Math.floor(Date.now() / 1000) };
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'onetrip-proof+jws' })
-    .sign(key.privateKey);
+  const header = { alg: 'EdDSA', kid: key.kid, typ: 'onetrip-proof+jws' };
+  const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+  return `${signingInput}.${sign(null, Buffer.from(signingInput), key.privateKey).toString('base64url')}`;
+}
+
+function b64url(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64url');
 }

@@ -61,7 +61,7 @@ export async function verifyClaim(
 
     await app.audit.record(request, { ...eventBase(ctx), outcome: 'ok', fields: [] });
     const { type, maskedSubject: subject, answeredAt: verifiedAt } = resolved;
-    const proof = await signProof(app.keyring.current, app.issuer, {
+    const proof = signProof(app.keyring.current, app.issuer, {
       lookupId: ctx.lookupId,
       type: type.type,
       provider: type.provider,

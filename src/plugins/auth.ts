@@ -3,6 +3,7 @@ import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { resolveIssuer } from '../auth/issuer.js';
+import { ProviderTokenCache, VerifiedTokenCache } from '../auth/token-cache.js';
 import { problem } from '../errors.js';
 import { KeyRing } from '../keys/keyring.js';
 import type { Role } from '../registry/model.js';
@@ -22,6 +23,17 @@ export const GATEWAY_AUDIENCE = 'onetrip';
 const KEY_REFRESH_MS = 60_000;
 /** Least time between two reloads caused by a token with an unknown kid. */
 const KEY_MISS_RELOAD_MS = 5_000;
+/** Verified access tokens kept (about 1 kB each). */
+const VERIFIED_TOKENS_MAX = 10_000;
+/** Lifetime of the gateway's tokens to providers (openapi/provider.yaml: "about a minute"). */
+const PROVIDER_TOKEN_TTL_SECONDS = 60;
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/** The token of an `Authorization: Bearer` header: the one string both verified and cached. */
+function bearerToken(request: FastifyRequest): string {
+  return BEARER.exec(request.headers.authorization ?? '')?.[1] ?? '';
+}
 
 interface ClientStatus {
   active: boolean;
@@ -74,6 +86,7 @@ async function authPlugin(app: FastifyInstance) {
       allowedIss: issuer,
       allowedAud: GATEWAY_AUDIENCE,
       requiredClaims: ['iss', 'aud', 'sub', 'exp', 'jti', 'dept', 'roles'],
+      extractToken: bearerToken,
     },
   });
 
@@ -91,13 +104,27 @@ async function authPlugin(app: FastifyInstance) {
     return active;
   }
 
+  const verifiedTokens = new VerifiedTokenCache(VERIFIED_TOKENS_MAX);
+  const keyKnown = (kid: string | undefined) => keyring.byKid(kid) !== undefined;
+
+  /** The token's claims, verified now or earlier (then only its exp and its key are checked again). */
+  async function verifiedClaims(request: FastifyRequest, token: string): Promise<Record<string, unknown>> {
+    const cached = verifiedTokens.get(token, Date.now(), keyKnown);
+    if (cached) return cached.claims;
+    const claims = await request.jwtVerify<Record<string, unknown>>();
+    // Verified, so its header is well-formed JSON; its kid ties the entry to the key.
+    const { kid } = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as { kid?: string };
+    if (typeof claims.exp === 'number') verifiedTokens.set(token, { claims, expiresAt: claims.exp * 1000, kid });
+    return claims;
+  }
+
   async function authenticate(request: FastifyRequest): Promise<Principal> {
     if (request.principal) return request.principal;
-    const header = request.headers.authorization;
-    if (!header || !/^Bearer\s+\S+$/i.test(header)) throw problem('UNAUTHENTICATED', 'a Bearer token is required (POST /v1/auth/token)');
+    const token = bearerToken(request);
+    if (!token) throw problem('UNAUTHENTICATED', 'a Bearer token is required (POST /v1/auth/token)');
     let claims: Record<string, unknown>;
     try {
-      claims = await request.jwtVerify<Record<string, unknown>>();
+      claims = await verifiedClaims(request, token);
     } catch (err) {
       const expired = (err as { code?: string }).code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED';
       throw problem('UNAUTHENTICATED', expired ? 'the token has expired' : 'the token is malformed, untrusted or not valid now', { cause: err });
@@ -138,9 +165,14 @@ async function authPlugin(app: FastifyInstance) {
     return { token, expiresIn: app.config.tokenTtlSeconds };
   }
 
-  /** A short-lived token the gateway presents to a provider department (aud = its code). */
+  const providerTokens = new ProviderTokenCache(PROVIDER_TOKEN_TTL_SECONDS);
+  /** A short-lived token the gateway presents to a provider department (aud = its code), reused for half its life. */
   function providerToken(audience: string): string {
     const key = keyring.current;
+    return providerTokens.get(audience, key.kid, Date.now(), () => mintProviderToken(audience, key));
+  }
+
+  function mintProviderToken(audience: string, key: KeyRing['current']): string {
     return app.jwt.sign(
       { scope: 'provider' },
       {
@@ -151,7 +183,7 @@ async function authPlugin(app: FastifyInstance) {
         aud: audience,
         sub: 'onetrip-gateway',
         jti: randomUUID(),
-        expiresIn: 60,
+        expiresIn: PROVIDER_TOKEN_TTL_SECONDS,
       },
     );
   }

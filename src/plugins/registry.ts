@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { loadSnapshot, type RegistrySnapshot } from '../registry/snapshot.js';
+import { loadSnapshot, RecordValidators, type RegistrySnapshot } from '../registry/snapshot.js';
 
 /** How old a replica's registry view may get before a request reloads it. */
 const MAX_AGE_MS = 2000;
@@ -13,11 +13,12 @@ export interface Registry {
 }
 
 async function registryPlugin(app: FastifyInstance) {
-  let snapshot = await loadSnapshot(app.db);
+  const validators = new RecordValidators();
+  let snapshot = await loadSnapshot(app.db, validators);
   let loading: Promise<RegistrySnapshot> | null = null;
 
   const refresh = () => {
-    loading ??= loadSnapshot(app.db)
+    loading ??= loadSnapshot(app.db, validators)
       .then((s) => (snapshot = s))
       .finally(() => (loading = null));
     return loading;

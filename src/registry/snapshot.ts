@@ -52,17 +52,49 @@ export interface RegistrySnapshot {
   validatorFor(type: string): ValidateFunction | undefined;
 }
 
-export async function loadSnapshot(db: DB): Promise<RegistrySnapshot> {
-  const [departments, types, grants, procedures] = await Promise.all([listDepartments(db), listTypes(db), listGrants(db), listProcedures(db)]);
-  const ajv = createRecordAjv();
-  const validators = new Map<string, ValidateFunction>();
-  for (const t of types) {
-    try {
-      validators.set(t.type, compileRecordSchema(ajv, relaxTopLevelRequired(t.kind, t.schema)));
-    } catch {
-      // Registration refuses such schemas; a row that slipped in is served as PROVIDER_BAD_RESPONSE.
+/**
+ * Compiled record validators kept from one snapshot to the next (issue 12): replicas reload the
+ * registry every 2 s, and compiling every type's schema again each time cost ~4 % of a loaded
+ * gateway's CPU. A validator is reused only for the very same kind and schema text; only the
+ * current types' validators are kept, and ajv is replaced when it has compiled many schemas, so
+ * admin changes cannot grow it without bound.
+ */
+export class RecordValidators {
+  private current = new Map<string, ValidateFunction | null>();
+  private ajv: Ajv | null = null;
+  private compiled = 0;
+
+  /** The validators of `types` by type code (a schema that does not compile has none). */
+  forTypes(types: readonly TypeDef[]): Map<string, ValidateFunction> {
+    const next = new Map<string, ValidateFunction | null>();
+    const byType = new Map<string, ValidateFunction>();
+    for (const t of types) {
+      const key = `${t.kind}\u0000${JSON.stringify(t.schema)}`;
+      let validate = next.get(key) ?? this.current.get(key);
+      if (validate === undefined) {
+        if (!this.ajv || this.compiled >= 1000) {
+          this.ajv = createRecordAjv();
+          this.compiled = 0;
+        }
+        this.compiled += 1;
+        try {
+          validate = compileRecordSchema(this.ajv, relaxTopLevelRequired(t.kind, t.schema));
+        } catch {
+          // Registration refuses such schemas; a row that slipped in is served as PROVIDER_BAD_RESPONSE.
+          validate = null;
+        }
+      }
+      next.set(key, validate);
+      if (validate) byType.set(t.type, validate);
     }
+    this.current = next;
+    return byType;
   }
+}
+
+export async function loadSnapshot(db: DB, compiled: RecordValidators = new RecordValidators()): Promise<RegistrySnapshot> {
+  const [departments, types, grants, procedures] = await Promise.all([listDepartments(db), listTypes(db), listGrants(db), listProcedures(db)]);
+  const validators = compiled.forTypes(types);
   const byPair = new Map<string, Grant[]>();
   for (const g of grants) {
     const key = `${g.consumer}\u0000${g.type}`;

@@ -1,0 +1,123 @@
+/**
+ * Turns a V8 CPU profile of the gateway under load into a CPU budget per lookup by stage.
+ * Each sample is charged to a stage by its stack: the innermost frame in onetrip's own code that
+ * names a stage wins (so Ed25519 inside proof.ts is "proof", inside auth.ts "auth"); a stack with
+ * no such frame (socket callbacks, Fastify internals) is charged by the innermost library frame.
+ * The sampled shares are then scaled to the process's measured CPU time (process.cpuUsage), which
+ * stays right when other processes steal the cores.
+ */
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+  hitCount?: number;
+  children?: number[];
+}
+
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+export const STAGES = [
+  'auth',
+  'validation',
+  'policy',
+  'provider call',
+  'schema check',
+  'audit enqueue',
+  'chain',
+  'commit (Kysely + pg)',
+  'proof',
+  'serialisation',
+  'lookup flow (rest)',
+  'logging',
+  'rate limit + metrics',
+  'HTTP + Fastify core',
+  'GC',
+  'other',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Frames of onetrip's own code (bench/ included for nothing: it never runs in the gateway). */
+function ownStage(url: string, fn: string): Stage | null {
+  const m = /\/src\/(.+)\.ts$/.exec(url);
+  if (!m) return null;
+  const file = m[1]!;
+  if (file === 'plugins/auth') return fn === 'providerToken' ? 'provider call' : 'auth';
+  if (file.startsWith('auth/')) return 'auth';
+  if (file === 'lookups/proof') return fn === 'digestOf' ? 'audit enqueue' : 'proof';
+  if (file === 'lookups/answer-check') return 'schema check';
+  if (file.startsWith('policy/')) return 'policy';
+  if (file.startsWith('adapters/') || file === 'plugins/adapters') return 'provider call';
+  if (file === 'audit/chain') return 'chain';
+  if (file === 'audit/storable' || file === 'plugins/audit') return 'audit enqueue';
+  if (file === 'audit/writer') return fn === 'append' ? 'audit enqueue' : 'commit (Kysely + pg)';
+  if (file === 'audit/repository' || file.startsWith('db/')) return 'commit (Kysely + pg)';
+  if (file === 'plugins/rate-limit' || file === 'plugins/metrics') return 'rate limit + metrics';
+  if (file === 'plugins/errors' || file === 'errors') return null;
+  if (file.startsWith('subjects/')) return null; // charged to whoever parses or HMACs the subject
+  if (file.startsWith('lookups/')) return 'lookup flow (rest)';
+  return null;
+}
+
+/** Frames of libraries and Node, for stacks without an own frame. */
+function libraryStage(url: string, fn: string): Stage | null {
+  if (url.includes('/fast-jwt/') || url.includes('/@fastify/jwt/')) return 'auth';
+  if (url.includes('/pg/') || url.includes('/pg-protocol/') || url.includes('/pg-pool/') || url.includes('/kysely/')) return 'commit (Kysely + pg)';
+  if (url.includes('/undici/') || url.includes('/cockatiel/')) return 'provider call';
+  if (url.includes('/jose/')) return 'proof';
+  if (url.includes('/pino') || url.includes('/sonic-boom/') || url.includes('/fast-redact/')) return 'logging';
+  if (url.includes('/@fastify/rate-limit/') || url.includes('/prom-client/')) return 'rate limit + metrics';
+  if (url.includes('/fast-json-stringify/') || (url.includes('/fastify/lib/') && /serializ/i.test(fn))) return 'serialisation';
+  if (url.includes('/fastify/lib/validation') || url.includes('/fastify/lib/contentTypeParser') || url.includes('/secure-json-parse/')) return 'validation';
+  if (url.includes('/fastify/') || url.includes('/find-my-way/') || url.includes('/avvio/') || url.includes('/light-my-request/')) return 'HTTP + Fastify core';
+  if (url.startsWith('node:_http') || url.startsWith('node:net') || url.startsWith('node:internal/stream') || url.startsWith('node:stream')) return 'HTTP + Fastify core';
+  return null;
+}
+
+/** Charges every sample of `profile` to a stage; returns microseconds of samples per stage. */
+export function stageSamples(profile: CpuProfile): Map<Stage, number> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const stageOf = new Map<number, Stage | 'idle'>();
+  const classify = (id: number): Stage | 'idle' => {
+    const cached = stageOf.get(id);
+    if (cached) return cached;
+    const leaf = byId.get(id)!.callFrame.functionName;
+    let stage: Stage | 'idle';
+    if (leaf === '(idle)') stage = 'idle';
+    else if (leaf === '(garbage collector)') stage = 'GC';
+    else {
+      let own: Stage | null = null;
+      let lib: Stage | null = null;
+      for (let at: number | undefined = id; at !== undefined && !own; at = parent.get(at)) {
+        const { url, functionName } = byId.get(at)!.callFrame;
+        own = ownStage(url, functionName);
+        lib ??= libraryStage(url, functionName);
+      }
+      stage = own ?? lib ?? 'other';
+    }
+    stageOf.set(id, stage);
+    return stage;
+  };
+  const totals = new Map<Stage, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const stage = classify(samples[i]!);
+    // timeDeltas[i] is the time before sample i; the next delta is the time this sample stood for.
+    const us = deltas[i + 1] ?? deltas[i] ?? 0;
+    if (stage !== 'idle') totals.set(stage, (totals.get(stage) ?? 0) + us);
+  }
+  return totals;
+}
+
+/** µs of CPU per lookup by stage: sampled shares scaled to the measured CPU time over `lookups`. */
+export function budgetPerLookup(profile: CpuProfile, cpuMicros: number, lookups: number): Array<{ stage: Stage; us: number }> {
+  const totals = stageSamples(profile);
+  const sampled = [...totals.values()].reduce((a, b) => a + b, 0) || 1;
+  return STAGES.map((stage) => ({ stage, us: ((totals.get(stage) ?? 0) / sampled) * (cpuMicros / Math.max(1, lookups)) }));
+}

@@ -1,0 +1,319 @@
+/**
+ * `npm run bench:overhead` — what a lookup through onetrip costs next to a plain proxy hop.
+ *
+ * One run loads, with autocannon (BENCH_CONNECTIONS, default 32, keep-alive), the same lookup body sent to:
+ *   a stub provider directly; a bare Fastify 5 + undici Pool proxy to it; nginx to it (when `nginx`
+ *   is installed); and the gateway on PostgreSQL (audit on, then audit off) whose http adapters
+ *   point at the stub. Every target is its own child process, so its CPU time is its own.
+ * Prints req/s, p50/p99, CPU per request, the ratios gateway/bare, gateway/nginx and audit on/off,
+ * p99 at half the gateway's rate, a check that every 200 has its committed audit event, and the
+ * gateway's CPU budget per lookup by stage (a V8 profile scaled to its process.cpuUsage).
+ *
+ * Env: BENCH_DURATION seconds per load (default 10; BENCH_DURATION=2 BENCH_ROUNDS=1 gives a run under a
+ * minute), BENCH_ROUNDS interleaved rounds, best kept (default 3), BENCH_WARMUP
+ * (default 2), BENCH_CONNECTIONS (32), BENCH_SOAK_SECONDS (0; `-- --soak` = 300: RSS growth under
+ * load), BENCH_LOG_LEVEL (gateway log level, default info as in production; its stdout is discarded),
+ * BENCH_COMPARE (a directory holding another onetrip version with these bench files and its
+ * node_modules: its gateway is loaded too, in the same run), DATABASE_URL / TEST_DATABASE_URL (a server to create the throwaway database next to; default
+ * postgres://postgres@127.0.0.1:5432/onetrip_dev_12).
+ */
+import { spawn, execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { sql } from 'kysely';
+import { createDemoDataset } from '../src/demo/data.js';
+import { createBenchDatabase } from './audit-support.js';
+import { budgetPerLookup, type CpuProfile } from './overhead-stages.js';
+import type { ChildMessage } from './overhead-targets.js';
+
+const ADMIN_URL = process.env.DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/onetrip_dev_12';
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const SOAK = process.argv.includes('--soak') ? 300 : Number(process.env.BENCH_SOAK_SECONDS ?? 0);
+const COMPARE = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPARE) : null;
+const TARGETS = fileURLToPath(new URL('./overhead-targets.ts', import.meta.url));
+const LOOKUP_TYPE = 'household-registration';
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** One target process and its IPC (each command gets one answer, in order). */
+class Target {
+  private waiting: Array<(m: ChildMessage) => void> = [];
+  private constructor(readonly proc: ChildProcess) {
+    proc.on('message', (m: ChildMessage) => this.waiting.shift()?.(m));
+  }
+
+  static async start(args: string[], targets = TARGETS): Promise<{ target: Target; port: number; token?: string }> {
+    const proc = fork(targets, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const target = new Target(proc);
+    const ready = await new Promise<ChildMessage>((resolve, reject) => {
+      target.waiting.push(resolve);
+      proc.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code} before it was ready`)));
+    });
+    if (!('ready' in ready)) throw new Error(`${args[0]}: unexpected first message`);
+    return { target, port: ready.port, ...(ready.token ? { token: ready.token } : {}) };
+  }
+
+  ask(cmd: 'cpu' | 'profile-start' | 'profile-stop'): Promise<ChildMessage> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.proc.send({ cmd });
+    });
+  }
+
+  async cpuMicros(): Promise<number> {
+    const m = await this.ask('cpu');
+    return 'cpu' in m ? m.cpu.user + m.cpu.system : 0;
+  }
+
+  async rss(): Promise<number> {
+    const m = await this.ask('cpu');
+    return 'rss' in m ? m.rss : 0;
+  }
+
+  async answered200(): Promise<number> {
+    const m = await this.ask('cpu');
+    return 'answered200' in m ? m.answered200 : 0;
+  }
+
+  /** Lookups answered 200 once the requests still in flight when the load stopped are done. */
+  async settledAnswered200(): Promise<number> {
+    let last = await this.answered200();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 300));
+      const now = await this.answered200();
+      if (now === last) return now;
+      last = now;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.proc.once('exit', resolve));
+    this.proc.kill('SIGTERM');
+    await exited;
+  }
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  bad: number;
+  cpuPerRequestUs: number | null;
+}
+
+async function load(port: number, body: string, seconds: number, headers: Record<string, string> = {}, target?: Target, overallRate?: number): Promise<Load> {
+  const cpuBefore = target ? await target.cpuMicros() : 0;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/v1/lookups`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+    connections: CONNECTIONS,
+    duration: seconds,
+    ...(overallRate ? { overallRate } : {}),
+  });
+  const cpuAfter = target ? await target.cpuMicros() : 0;
+  const ok = result['2xx'];
+  return {
+    rps: ok / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    ok,
+    bad: result.non2xx + result.errors + result.timeouts,
+    cpuPerRequestUs: target ? (cpuAfter - cpuBefore) / Math.max(1, ok) : null,
+  };
+}
+
+function row(name: string, l: Load): string {
+  const cpu = l.cpuPerRequestUs === null ? '—' : fmt(l.cpuPerRequestUs);
+  return `| ${name.padEnd(44)} | ${fmt(l.rps).padStart(7)} | ${fmt(l.p50).padStart(4)} ms | ${fmt(l.p99).padStart(4)} ms | ${cpu.padStart(6)} |${l.bad ? ` ${l.bad} non-2xx/errors` : ''}`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** nginx with a temporary config on a loopback port, or null (and why) when it is not installed. */
+async function startNginx(stubPort: number): Promise<{ port: number; stop(): Promise<void> } | string> {
+  let bin: string;
+  try {
+    bin = execFileSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' }).trim().split('\n')[0]!;
+  } catch {
+    return 'nginx is not installed (apt-get install nginx to include it)';
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'onetrip-nginx-'));
+  const port = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  // One worker, like the one-process Node targets; upstream keep-alive, as the gateway's pool does.
+  writeFileSync(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream stub { server 127.0.0.1:${stubPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://stub/lookup; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+  );
+  const proc = spawn(bin, ['-p', dir, '-c', conf, '-e', `${dir}/error.log`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 50; i++) {
+    const up = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{}' }).then(() => true, () => false);
+    if (up) break;
+    if (proc.exitCode !== null) return `nginx exited with ${proc.exitCode}`;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    port,
+    stop: async () => {
+      const exited = new Promise((resolve) => proc.once('exit', resolve));
+      proc.kill('SIGQUIT');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function main() {
+  const dataset = createDemoDataset();
+  const person = dataset.people.find((p) => p.holds.includes(LOOKUP_TYPE))!;
+  const body = JSON.stringify({ type: LOOKUP_TYPE, subject: { kind: 'person', id: person.id }, purpose: 'housing-fund-withdrawal', caseId: 'HF-2026-000001' });
+  const db = await createBenchDatabase(ADMIN_URL, 4);
+  console.log(`onetrip overhead benchmark: ${CONNECTIONS} connections, ${DURATION} s per load after ${WARMUP} s warm-up, PostgreSQL ${new URL(ADMIN_URL).host} (throwaway database)`);
+  const started: Array<{ stop(): Promise<void> }> = [];
+  try {
+    const stub = await Target.start(['stub', JSON.stringify(dataset.record(LOOKUP_TYPE, person.id))]);
+    started.push(stub.target);
+    const stubUrl = `http://127.0.0.1:${stub.port}`;
+    const rows: string[] = [];
+
+    // Every target is started first, then loaded in ROUNDS interleaved rounds and judged by its best
+    // round: other load on the machine only ever slows a round down (or inflates its CPU time).
+    interface Entry { name: string; port: number; headers: Record<string, string>; target?: Target; runs: Load[] }
+    const entries: Entry[] = [{ name: 'stub provider directly', port: stub.port, headers: {}, target: stub.target, runs: [] }];
+    const bare = await Target.start(['bare', stubUrl]);
+    started.push(bare.target);
+    const bareEntry: Entry = { name: 'bare Fastify 5 + undici Pool proxy', port: bare.port, headers: {}, target: bare.target, runs: [] };
+    entries.push(bareEntry);
+    const nginx = await startNginx(stub.port);
+    let nginxEntry: Entry | null = null;
+    if (typeof nginx === 'string') rows.push(`| nginx: skipped — ${nginx}`);
+    else {
+      started.push(nginx);
+      nginxEntry = { name: 'nginx 1.22 proxy (1 worker)', port: nginx.port, headers: {}, runs: [] };
+      entries.push(nginxEntry);
+    }
+    const gw = await Target.start(['gateway', stubUrl, db.url]);
+    started.push(gw.target);
+    const auth = { authorization: `Bearer ${gw.token}` };
+    const onEntry: Entry = { name: 'onetrip (http adapter, PostgreSQL, audit, proof)', port: gw.port, headers: auth, target: gw.target, runs: [] };
+    entries.push(onEntry);
+    const off = await Target.start(['gateway', stubUrl, db.url, 'audit-off']);
+    started.push(off.target);
+    const offEntry: Entry = { name: 'onetrip, audit off (writer stub)', port: off.port, headers: { authorization: `Bearer ${off.token}` }, target: off.target, runs: [] };
+    entries.push(offEntry);
+    // BENCH_COMPARE=<a checkout of another onetrip version with these bench files>: its gateway, same run.
+    let compareEntry: Entry | null = null;
+    if (COMPARE) {
+      const other = await Target.start(['gateway', stubUrl, db.url], path.join(COMPARE, 'bench/overhead-targets.ts'));
+      started.push(other.target);
+      compareEntry = { name: `onetrip at ${path.basename(COMPARE)} (BENCH_COMPARE)`, port: other.port, headers: { authorization: `Bearer ${other.token}` }, target: other.target, runs: [] };
+      entries.push(compareEntry);
+    }
+    for (const e of entries) await load(e.port, body, WARMUP, e.headers);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const e of entries) e.runs.push(await load(e.port, body, DURATION, e.headers, e.target));
+    }
+    const best = (e: Entry): Load => {
+      const top = e.runs.reduce((a, b) => (b.rps > a.rps ? b : a));
+      const cpus = e.runs.map((r) => r.cpuPerRequestUs).filter((c): c is number => c !== null);
+      return { ...top, cpuPerRequestUs: cpus.length ? Math.min(...cpus) : null };
+    };
+    for (const e of entries) rows.push(row(e.name, best(e)));
+    const bareLoad = best(bareEntry);
+    const nginxLoad = nginxEntry ? best(nginxEntry) : null;
+    const on = best(onEntry);
+    const offLoad = best(offEntry);
+    const compared = compareEntry ? best(compareEntry) : null;
+
+    // Half the gateway's rate, for the gateway and for the bare proxy.
+    const half = Math.max(1, Math.round(on.rps / 2));
+    const onHalf = await load(gw.port, body, DURATION, auth, gw.target, half);
+    const bareHalf = await load(bare.port, body, DURATION, {}, bare.target, half);
+
+    // The stage budget: a profile over its own load, so the profiler's overhead stays out of the figures above.
+    const beforeProfile = await gw.target.answered200();
+    await gw.target.ask('profile-start');
+    await load(gw.port, body, Math.max(3, Math.round(DURATION / 2)), auth);
+    const stopped = await gw.target.ask('profile-stop');
+    const profiled = (await gw.target.answered200()) - beforeProfile;
+    const soak = SOAK > 0 ? await soakRun(gw.target, gw.port, body, auth) : null;
+    const gatewayOk = await gw.target.settledAnswered200();
+    // The BENCH_COMPARE gateway writes its events to the same trail.
+    const comparedOk = compareEntry ? await compareEntry.target!.settledAnswered200() : 0;
+    for (const s of started.splice(1).reverse()) await s.stop();
+    const events = await sql<{ n: string }>`select count(*) as n from audit_events where action = 'lookup' and outcome = 'ok'`.execute(db.db);
+    const committed = Number(events.rows[0]!.n) - comparedOk;
+
+    console.log(`\nbest of ${ROUNDS} interleaved rounds of ${DURATION} s (req/s and its p50/p99 from the best round; CPU per request: the least of the rounds)`);
+    console.log('| target                                       |   req/s |     p50 |     p99 | CPU µs/req |');
+    console.log('|---|---|---|---|---|');
+    for (const r of rows) console.log(r);
+    console.log(`\ngateway / bare proxy: ${fmt(on.rps / bareLoad.rps, 2)} (req/s; target >= 0.5), CPU per request ${fmt((bareLoad.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}`);
+    if (nginxLoad) console.log(`gateway / nginx: ${fmt(on.rps / nginxLoad.rps, 2)}`);
+    if (compared) console.log(`gateway / BENCH_COMPARE gateway: ${fmt(on.rps / compared.rps, 2)} (req/s), CPU per lookup ${fmt((compared.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}x less`);
+    console.log(`audit on / off: ${fmt(on.rps / offLoad.rps, 2)} (req/s; target >= 0.9), CPU per lookup on ${fmt(on.cpuPerRequestUs ?? 0)} µs, off ${fmt(offLoad.cpuPerRequestUs ?? 0)} µs`);
+    console.log(`p99 at ${fmt(half)} req/s (half the gateway's rate): gateway ${fmt(onHalf.p99)} ms, bare proxy ${fmt(bareHalf.p99)} ms (target: gateway <= bare + 3 ms)`);
+    console.log(`every 200 has its event: the gateway sent ${gatewayOk} lookup answers with 200, ${committed} lookup events were committed with outcome ok${committed === gatewayOk ? ' ✓' : ' ✗ MISMATCH'}`);
+    if (soak) console.log(`soak: ${SOAK} s at full load, RSS ${fmt(soak.first / 1e6)} MB after warm-up → ${fmt(soak.last / 1e6)} MB (growth ${fmt(soak.growth * 100, 1)} %, target < 10 %)`);
+
+    if ('profile' in stopped) {
+      const cpu = stopped.cpu.user + stopped.cpu.system;
+      const budget = budgetPerLookup(stopped.profile as CpuProfile, cpu, profiled);
+      if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(stopped.profile));
+      console.log(`\nCPU budget per lookup by stage (V8 profile of ${fmt(profiled)} lookups, scaled to the gateway's process.cpuUsage: ${fmt(cpu / profiled)} µs/lookup with the profiler on)`);
+      for (const { stage, us } of budget) if (us >= 0.5) console.log(`  ${stage.padEnd(22)} ${fmt(us).padStart(6)} µs`);
+    }
+  } finally {
+    for (const s of started.reverse()) await s.stop().catch(() => {});
+    await db.dispose();
+  }
+}
+
+/** Full load for SOAK seconds in 10 s slices; RSS after the first slice against the last. */
+async function soakRun(target: Target, port: number, body: string, headers: Record<string, string>) {
+  const samples: number[] = [];
+  for (let t = 0; t < SOAK; t += 10) {
+    await load(port, body, Math.min(10, SOAK - t), headers);
+    samples.push(await target.rss());
+  }
+  const first = samples[0]!;
+  const last = samples[samples.length - 1]!;
+  return { first, last, growth: (last - first) / first };
+}
+
+main().catch((err) => {
+  console.error('benchmark failed:', err);
+  process.exit(1);
+});
