@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
+import { isGrantLive } from '../policy/access.js';
 import { problems, ref } from '../openapi.js';
 import { pathParams } from './admin-shared.js';
 import type { Grant, TypeDef } from './model.js';
@@ -20,7 +21,7 @@ export interface GrantView {
  * exactly as the policy treats it.
  */
 export function grantView(type: TypeDef, grants: readonly Grant[], now: Date): GrantView | null {
-  const live = grants.filter((g) => g.expiresAt === null || new Date(g.expiresAt) > now);
+  const live = grants.filter((g) => isGrantLive(g, now));
   if (live.length === 0) return null;
   const granted = new Set(live.flatMap((g) => g.fields));
   const expiries = live.map((g) => g.expiresAt);
