@@ -129,7 +129,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(errorsPlugin);
   await app.register(inputPlugin);
   await app.register(formbody);
-  await app.register(dbPlugin, { handle: options.database, migrate: options.migrate ?? true });
+  await app.register(dbPlugin, { database: options.database, migrate: options.migrate ?? true });
   await app.register(authPlugin);
   await app.register(auditPlugin);
   await app.register(objectionsPlugin);

@@ -115,7 +115,7 @@ export default async function authRoutes(app: FastifyInstance) {
         throw problem('UNAUTHENTICATED', client?.revokedAt && ok ? 'the client has been revoked' : 'invalid client credentials');
       }
       const { token, expiresIn } = app.issueToken(client);
-      request.principal = { clientId: client.clientId, dept: client.department, roles: client.roles, jti: '' };
+      request.principal = { clientId: client.clientId, department: client.department, roles: client.roles, jti: '' };
       await app.audit.record(request, { action: 'token.issue', outcome: 'ok', detail: { roles: client.roles } });
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
       return { access_token: token, token_type: 'Bearer', expires_in: expiresIn };

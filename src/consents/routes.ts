@@ -44,7 +44,7 @@ export default async function consentRoutes(app: FastifyInstance) {
     async (request) => {
       const consent = await findConsent(app.db, request.params.consentId);
       // Another department's request answers as if it did not exist.
-      if (!consent || consent.consumer !== request.principal!.dept) throw problem('NOT_FOUND', 'no such consent request of this department');
+      if (!consent || consent.consumer !== request.principal!.department) throw problem('NOT_FOUND', 'no such consent request of this department');
       return viewOf(consent, app.consents.now());
     },
   );

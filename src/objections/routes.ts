@@ -142,8 +142,8 @@ export default async function objectionRoutes(app: FastifyInstance) {
   /** Types the caller's department provides: its objections, and no other department's. */
   async function providedTypes(request: FastifyRequest): Promise<Set<string>> {
     const snapshot = await app.registry.get();
-    const dept = request.principal!.dept;
-    return new Set([...snapshot.types.values()].filter((t) => t.provider === dept).map((t) => t.type));
+    const department = request.principal!.department;
+    return new Set([...snapshot.types.values()].filter((t) => t.provider === department).map((t) => t.type));
   }
 
   app.get<{ Querystring: { status: ObjectionStatus } }>(

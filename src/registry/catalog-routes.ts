@@ -34,10 +34,10 @@ export function grantView(type: TypeDef, grants: readonly Grant[], now: Date): G
   };
 }
 
-function entry(snapshot: RegistrySnapshot, type: TypeDef, dept: string, now: Date) {
+function entry(snapshot: RegistrySnapshot, type: TypeDef, consumer: string, now: Date) {
   const { type: code, kind, title, provider, subjectKind, sharing, fields } = type;
   const consent = type.consent ?? 'none';
-  return { type: code, kind, title, provider, subjectKind, sharing, consent, fields, grant: grantView(type, snapshot.grantsFor(dept, code), now) };
+  return { type: code, kind, title, provider, subjectKind, sharing, consent, fields, grant: grantView(type, snapshot.grantsFor(consumer, code), now) };
 }
 
 /** The resource catalogue (资源目录) as a consumer department sees it. */
@@ -50,9 +50,9 @@ export default async function catalogRoutes(app: FastifyInstance) {
     async (request) => {
       const snapshot = await app.registry.get();
       const now = new Date();
-      const dept = request.principal!.dept;
+      const department = request.principal!.department;
       const servable = [...snapshot.types.values()].filter((t) => t.sharing !== 'none');
-      return { types: servable.map((t) => entry(snapshot, t, dept, now)) };
+      return { types: servable.map((t) => entry(snapshot, t, department, now)) };
     },
   );
 
@@ -67,7 +67,7 @@ export default async function catalogRoutes(app: FastifyInstance) {
       const type = snapshot.types.get(request.params.type);
       // A `none` type is not in the catalogue a consumer sees: it answers as unknown, not as forbidden.
       if (!type || type.sharing === 'none') throw problem('UNKNOWN_TYPE', `no catalogue type "${request.params.type}"`);
-      return { ...entry(snapshot, type, request.principal!.dept, new Date()), schema: type.schema };
+      return { ...entry(snapshot, type, request.principal!.department, new Date()), schema: type.schema };
     },
   );
 }
