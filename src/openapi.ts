@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import type { components } from './client/gateway.js';
 
 /**
  * openapi/gateway.yaml is the single source of the HTTP contract: its component schemas are
@@ -27,8 +28,17 @@ export function sharedSchema(doc: OpenApiDocument): Record<string, unknown> {
   return { $id: SCHEMA_ID, components: { schemas: doc.components.schemas } };
 }
 
+/** The names of gateway.yaml's schemas, as generated into src/client/gateway.d.ts. */
+export type SchemaName = keyof components['schemas'];
+
+/**
+ * The TypeScript type of one of gateway.yaml's schemas: what a route's body, query or answer is
+ * once validated, so the contract, the validation and the code cannot drift (issue 11.4).
+ */
+export type Schema<N extends SchemaName> = components['schemas'][N];
+
 /** A route schema reference to a component of gateway.yaml. */
-export function ref(name: string): { $ref: string } {
+export function ref(name: SchemaName): { $ref: string } {
   return { $ref: `${SCHEMA_ID}#/components/schemas/${name}` };
 }
 

@@ -1,19 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type Schema } from '../openapi.js';
 import { pathParams } from '../registry/admin-shared.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject } from '../subjects/index.js';
 import { statusAt, viewOf, type Consent } from './model.js';
 import { decideConsent, findConsent, listConsentsOfSubject } from './repository.js';
 
-interface SubjectBody {
-  subject: { kind: string; id: string };
-}
-
-interface DecisionBody extends SubjectBody {
-  decision: 'approve' | 'deny';
-}
 
 /** How many of a subject's consents the portal lists (newest first). */
 const PORTAL_LIST_LIMIT = 200;
@@ -49,7 +42,7 @@ export default async function consentRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Body: SubjectBody }>(
+  app.post<{ Body: Schema<'PortalConsentSearchRequest'> }>(
     '/v1/portal/consents/search',
     {
       onRequest: portal,
@@ -68,7 +61,7 @@ export default async function consentRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Params: { consentId: string }; Body: DecisionBody }>(
+  app.post<{ Params: { consentId: string }; Body: Schema<'ConsentDecisionRequest'> }>(
     '/v1/portal/consents/:consentId/decision',
     {
       onRequest: portal,

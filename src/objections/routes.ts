@@ -2,23 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DATA_ACCESS_ACTIONS } from '../audit/tracker.js';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type Schema } from '../openapi.js';
 import { pathParams } from '../registry/admin-shared.js';
 import { parseSubject } from '../subjects/index.js';
 import { findObjection, insertObjection, listForSubject, listForTypes, resolveObjection, type Objection, type ObjectionStatus } from './repository.js';
 
-interface FileBody {
-  subject: { kind: string; id: string };
-  type: string;
-  field?: string;
-  lookupId?: string;
-  statement: string;
-}
-
-interface ResolutionBody {
-  status: Exclude<ObjectionStatus, 'open'>;
-  response: string;
-}
 
 /** At most this many objections per answer (a person's list; a provider's queue, oldest first). */
 const MAX_LISTED = 500;
@@ -70,7 +58,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     return row !== undefined;
   }
 
-  app.post<{ Body: FileBody }>(
+  app.post<{ Body: Schema<'ObjectionCreate'> }>(
     '/v1/portal/objections',
     {
       onRequest: portal,
@@ -123,7 +111,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Body: { subject: { kind: string; id: string } } }>(
+  app.post<{ Body: Schema<'ObjectionSearchRequest'> }>(
     '/v1/portal/objections/search',
     {
       onRequest: portal,
@@ -173,7 +161,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Params: { objectionId: string }; Body: ResolutionBody }>(
+  app.post<{ Params: { objectionId: string }; Body: Schema<'ObjectionResolution'> }>(
     '/v1/objections/:objectionId/resolution',
     {
       onRequest: provider,

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type Schema } from '../openapi.js';
 import { pathParams, recordChange } from './admin-shared.js';
 import { issueClient, newClientId } from './clients.js';
-import type { Role } from './model.js';
 import { findClient, findDepartment, listDepartments, revokeClient, upsertDepartment } from './repository.js';
 
 /** Departments and their client credentials (`/v1/admin/departments`, `/v1/admin/clients`). */
@@ -24,7 +23,7 @@ export default async function adminDepartmentRoutes(app: FastifyInstance) {
     },
   );
 
-  app.put<{ Params: { code: string }; Body: { name: { zh: string; en: string } } }>(
+  app.put<{ Params: { code: string }; Body: Schema<'DepartmentPut'> }>(
     '/v1/admin/departments/:code',
     {
       config: { auditAction: 'admin.change' },
@@ -44,7 +43,7 @@ export default async function adminDepartmentRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Params: { code: string }; Body: { roles: Role[] } }>(
+  app.post<{ Params: { code: string }; Body: Schema<'ClientCreate'> }>(
     '/v1/admin/departments/:code/clients',
     {
       config: { auditAction: 'admin.change' },

@@ -1,20 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type Schema } from '../openapi.js';
 import { pathParams, recordChange } from './admin-shared.js';
 import type { Grant, Procedure } from './model.js';
 import { deleteGrant, findGrant, findProcedure, listGrants, listProcedures, upsertGrant, upsertProcedure } from './repository.js';
 import { checkGrant, checkProcedure } from './validate.js';
 
-interface GrantBody {
-  consumer: string;
-  type: string;
-  purposes: string[];
-  fields: string[];
-  verifyOnly?: boolean;
-  expiresAt?: string | null;
-  covert?: { discloseAfterDays: number } | null;
-}
 
 /** The `covert` member of a grant's change event: only when covertness was or is set. */
 function covertChange(before: Grant['covert'], after: Grant['covert']): { extra?: Record<string, unknown> } {
@@ -30,7 +21,7 @@ export default async function adminGrantRoutes(app: FastifyInstance) {
     grants: await listGrants(app.db),
   }));
 
-  app.put<{ Params: { grantId: string }; Body: GrantBody }>(
+  app.put<{ Params: { grantId: string }; Body: Schema<'GrantPut'> }>(
     '/v1/admin/grants/:grantId',
     {
       config: { auditAction: 'admin.change' },
@@ -87,7 +78,7 @@ export default async function adminGrantRoutes(app: FastifyInstance) {
     procedures: await listProcedures(app.db),
   }));
 
-  app.put<{ Params: { code: string }; Body: Omit<Procedure, 'code'> }>(
+  app.put<{ Params: { code: string }; Body: Schema<'ProcedurePut'> }>(
     '/v1/admin/procedures/:code',
     {
       config: { auditAction: 'admin.change' },

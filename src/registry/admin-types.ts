@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type Schema } from '../openapi.js';
 import { pathParams, recordChange } from './admin-shared.js';
 import type { TypeDef } from './model.js';
 import { findType, listTypes, upsertType } from './repository.js';
@@ -24,7 +24,7 @@ export default async function adminTypeRoutes(app: FastifyInstance) {
     },
   );
 
-  app.put<{ Params: { type: string }; Body: Omit<TypeDef, 'type'> }>(
+  app.put<{ Params: { type: string }; Body: Schema<'TypeDefinitionPut'> }>(
     '/v1/admin/types/:type',
     {
       config: { auditAction: 'admin.change' },

@@ -1,18 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
 import { isGrantLive } from '../policy/access.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type Schema } from '../openapi.js';
 import { pathParams } from './admin-shared.js';
 import type { Grant, TypeDef } from './model.js';
 import type { RegistrySnapshot } from './snapshot.js';
 
-/** The caller's grant for a type as the catalogue shows it (GrantView in gateway.yaml). */
-export interface GrantView {
-  purposes: string[];
-  fields: string[];
-  verifyOnly: boolean;
-  expiresAt: string | null;
-}
+/** The caller's grant for a type as the catalogue shows it. */
+export type GrantView = Schema<'GrantView'>;
 
 /**
  * Merges a department's unexpired grants for one type into one view: the purposes and fields of

@@ -1,13 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type Schema } from '../openapi.js';
 import { onceOnlyReport, publicOnceOnlyReport, reportWindow } from './once-only.js';
 import { caseCounts, providerCounts } from './repository.js';
 
-interface WindowQuery {
-  from?: string;
-  to?: string;
-}
 
 /**
  * Once-only accountability (issue 13): the once-only and providers reports for auditors and
@@ -16,7 +12,7 @@ interface WindowQuery {
  */
 export default async function reportRoutes(app: FastifyInstance) {
   const auditorOrAdmin = app.requireRoles('auditor', 'admin');
-  const windowOf = (query: WindowQuery) => {
+  const windowOf = (query: Schema<'ReportWindow'>) => {
     const window = reportWindow(query, new Date());
     if (!window) throw problem('VALIDATION_FAILED', 'querystring/from must be before querystring/to');
     return window;
@@ -26,7 +22,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     return onceOnlyReport(rows, snapshot.procedures, window);
   };
 
-  app.get<{ Querystring: WindowQuery }>(
+  app.get<{ Querystring: Schema<'ReportWindow'> }>(
     '/v1/reports/once-only',
     {
       onRequest: auditorOrAdmin,
@@ -35,7 +31,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     async (request) => onceOnly(windowOf(request.query)),
   );
 
-  app.get<{ Querystring: WindowQuery }>(
+  app.get<{ Querystring: Schema<'ReportWindow'> }>(
     '/v1/reports/providers',
     {
       onRequest: auditorOrAdmin,
