@@ -1,6 +1,5 @@
-import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref, type Schema } from '../openapi.js';
+import { problems, ref, type ContractApp, type Schema } from '../openapi.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject } from '../subjects/index.js';
 import { listCheckpoints } from './checkpoints.js';
@@ -37,7 +36,7 @@ function namesFrom(snapshot: RegistrySnapshot): DisplayNames {
  * The audit trail for auditors (search, export, verify) and the data tracker for auditors and the
  * citizen portal. Every read of the trail is itself an audit event, written before the answer.
  */
-export default async function auditRoutes(app: FastifyInstance) {
+export default async function auditRoutes(app: ContractApp) {
   const auditor = app.requireRoles('auditor');
   const auditorOrPortal = app.requireRoles('auditor', 'portal');
   const toQuery = (body: AuditRequestFilters): AuditQueryFilters => {
@@ -45,7 +44,7 @@ export default async function auditRoutes(app: FastifyInstance) {
     return { ...rest, subjectHmac: subject ? app.audit.describeSubject(subject).hmac : undefined };
   };
 
-  app.post<{ Body: Schema<'AuditSearchRequest'> }>(
+  app.post(
     '/v1/audit/search',
     {
       onRequest: auditor,
@@ -65,7 +64,7 @@ export default async function auditRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Body: AuditRequestFilters }>(
+  app.post(
     '/v1/audit/export',
     {
       onRequest: auditor,
@@ -131,7 +130,7 @@ export default async function auditRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Body: Schema<'SubjectAccessesRequest'> }>(
+  app.post(
     '/v1/audit/subject-accesses',
     {
       onRequest: auditorOrPortal,

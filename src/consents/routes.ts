@@ -1,6 +1,5 @@
-import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref, type Schema } from '../openapi.js';
+import { problems, ref, type ContractApp } from '../openapi.js';
 import { pathParams } from '../registry/admin-shared.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject } from '../subjects/index.js';
@@ -26,12 +25,12 @@ function portalView(consent: Consent, snapshot: RegistrySnapshot, now: Date) {
  * citizen portal, acting for a person it has authenticated, lists that person's requests and
  * approves or denies them. The subject travels in the body and is matched by its HMAC.
  */
-export default async function consentRoutes(app: FastifyInstance) {
+export default async function consentRoutes(app: ContractApp) {
   const consumer = app.requireRoles('consumer');
   const portal = app.requireRoles('portal');
   const params = pathParams(app, { consentId: 'ConsentId' });
 
-  app.get<{ Params: { consentId: string } }>(
+  app.get(
     '/v1/consents/:consentId',
     { onRequest: consumer, schema: { params, response: { 200: ref('Consent'), ...problems(400, 401, 403, 404, 429) } } },
     async (request) => {
@@ -42,7 +41,7 @@ export default async function consentRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Body: Schema<'PortalConsentSearchRequest'> }>(
+  app.post(
     '/v1/portal/consents/search',
     {
       onRequest: portal,
@@ -61,7 +60,7 @@ export default async function consentRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Params: { consentId: string }; Body: Schema<'ConsentDecisionRequest'> }>(
+  app.post(
     '/v1/portal/consents/:consentId/decision',
     {
       onRequest: portal,

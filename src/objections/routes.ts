@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { DATA_ACCESS_ACTIONS } from '../audit/tracker.js';
 import { problem } from '../errors.js';
-import { problems, ref, type Schema } from '../openapi.js';
+import { problems, ref, type ContractApp } from '../openapi.js';
 import { pathParams } from '../registry/admin-shared.js';
 import { parseSubject } from '../subjects/index.js';
 import { findObjection, insertObjection, listForSubject, listForTypes, resolveObjection, type Objection, type ObjectionStatus } from './repository.js';
@@ -31,7 +31,7 @@ function portalView(o: Objection) {
  * needs to find the record, and resolves them. Every step is an audit event, refusals included;
  * the raw subject id never reaches the trail (HMAC and masked form only).
  */
-export default async function objectionRoutes(app: FastifyInstance) {
+export default async function objectionRoutes(app: ContractApp) {
   const portal = app.requireRoles('portal');
   const provider = app.requireRoles('provider');
 
@@ -58,7 +58,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     return row !== undefined;
   }
 
-  app.post<{ Body: Schema<'ObjectionCreate'> }>(
+  app.post(
     '/v1/portal/objections',
     {
       onRequest: portal,
@@ -111,7 +111,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Body: Schema<'ObjectionSearchRequest'> }>(
+  app.post(
     '/v1/portal/objections/search',
     {
       onRequest: portal,
@@ -161,7 +161,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Params: { objectionId: string }; Body: Schema<'ObjectionResolution'> }>(
+  app.post(
     '/v1/objections/:objectionId/resolution',
     {
       onRequest: provider,

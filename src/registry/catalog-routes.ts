@@ -1,7 +1,6 @@
-import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
 import { isGrantLive } from '../policy/access.js';
-import { problems, ref, type Schema } from '../openapi.js';
+import { problems, ref, type ContractApp, type Schema } from '../openapi.js';
 import { pathParams } from './admin-shared.js';
 import type { Grant, TypeDef } from './model.js';
 import type { RegistrySnapshot } from './snapshot.js';
@@ -36,7 +35,7 @@ function entry(snapshot: RegistrySnapshot, type: TypeDef, consumer: string, now:
 }
 
 /** The resource catalogue (资源目录) as a consumer department sees it. */
-export default async function catalogRoutes(app: FastifyInstance) {
+export default async function catalogRoutes(app: ContractApp) {
   const consumer = app.requireRoles('consumer');
 
   app.get(
@@ -51,7 +50,7 @@ export default async function catalogRoutes(app: FastifyInstance) {
     },
   );
 
-  app.get<{ Params: { type: string } }>(
+  app.get(
     '/v1/catalog/:type',
     {
       onRequest: consumer,
