@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
+import { formatsPlugin } from './ajv-formats.js';
 import auditRoutes from './audit/routes.js';
-import ajvFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import authRoutes from './auth/routes.js';
@@ -68,8 +68,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
         strict: false,
       },
       // ajv-formats first, then the gateway's stricter date and date-time (src/plugins/input.ts).
-      // (ajv-formats' CommonJS default export is typed as its module namespace.)
-      plugins: [ajvFormats as unknown as typeof gatewayFormats, gatewayFormats],
+      plugins: [formatsPlugin, gatewayFormats],
     },
     // Requests refused while closing get a problem+json 503 from the onRequest hook below instead.
     return503OnClosing: false,
@@ -131,7 +130,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(errorsPlugin);
   await app.register(inputPlugin);
   await app.register(formbody);
-  await app.register(dbPlugin, { handle: options.database, migrate: options.migrate ?? true });
+  await app.register(dbPlugin, { database: options.database, migrate: options.migrate ?? true });
   await app.register(authPlugin);
   await app.register(auditPlugin);
   await app.register(objectionsPlugin);

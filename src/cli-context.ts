@@ -21,12 +21,12 @@ export interface Command {
  * Runs `fn` with the context's database, or with one opened from config and closed afterwards.
  * The embedded database is a directory one process may open at a time: stop the gateway first.
  */
-export async function withDatabase<T>(ctx: CliContext, fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(ctx: CliContext, fn: (database: DatabaseHandle) => Promise<T>): Promise<T> {
   if (ctx.database) return fn(ctx.database);
-  const handle = await createDatabase({ url: ctx.config.databaseUrl, pgliteDir: ctx.config.pgliteDir });
+  const database = await createDatabase({ url: ctx.config.databaseUrl, pgliteDir: ctx.config.pgliteDir });
   try {
-    return await fn(handle);
+    return await fn(database);
   } finally {
-    await handle.close();
+    await database.close();
   }
 }

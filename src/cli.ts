@@ -21,7 +21,7 @@ const COMMANDS: Record<string, Command> = {
     usage: 'migrate',
     summary: 'apply pending database migrations',
     async run(_args, ctx) {
-      const result = await withDatabase(ctx, (h) => migrateToLatest(h.db));
+      const result = await withDatabase(ctx, ({ db }) => migrateToLatest(db));
       const applied = (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
       ctx.out(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date');
       return 0;
@@ -34,8 +34,8 @@ const COMMANDS: Record<string, Command> = {
       const { values } = parseArgs({ args, options: { 'keep-days': { type: 'string' } }, strict: true });
       const keepDays = values['keep-days'] === undefined ? DEFAULT_KEEP_PUBLISHED_DAYS : Number(values['keep-days']);
       if (!Number.isInteger(keepDays) || keepDays < 1) throw new Error('--keep-days must be a positive whole number of days');
-      const kid = await withDatabase(ctx, async (h) => {
-        const keyring = new KeyRing(h.db);
+      const kid = await withDatabase(ctx, async ({ db }) => {
+        const keyring = new KeyRing(db);
         await keyring.load();
         return keyring.rotate(keepDays);
       });

@@ -245,19 +245,19 @@ export class AddressRefusedError extends Error {
  * cannot slip through. Literal-IP hosts skip lookup in Node, so `checkAdapterUrl` covers them.
  */
 export function createGuardedLookup(rules: AllowedHostRules, resolve: ResolveHost = (name) => dnsLookup(name, { all: true })): LookupFunction {
-  const guarded = (hostname: string, options: { all?: boolean; family?: number | string }, callback: (...args: unknown[]) => void): void => {
+  // On an error the address is never read (net destroys the socket); '' only satisfies the type.
+  return (hostname, options, callback) => {
     resolve(hostname).then(
       (found) => {
         const family = options.family === 4 || options.family === 6 ? options.family : undefined;
         const allowed = found.filter((a) => isAddressAllowed(hostname, a.address, rules) && (family === undefined || a.family === family));
         const first = allowed[0];
-        if (first === undefined) callback(new AddressRefusedError(hostname, found.map((a) => a.address)));
+        if (first === undefined) callback(new AddressRefusedError(hostname, found.map((a) => a.address)), '');
         // With autoSelectFamily Node asks for every address (`all`); otherwise for one.
         else if (options.all === true) callback(null, allowed);
         else callback(null, first.address, first.family);
       },
-      (err: unknown) => callback(err),
+      (err: unknown) => callback(err instanceof Error ? err : new Error('DNS resolution failed', { cause: err }), ''),
     );
   };
-  return guarded as unknown as LookupFunction;
 }

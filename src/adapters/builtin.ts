@@ -1,5 +1,7 @@
 import { problem } from '../errors.js';
-import type { AppError } from '../errors.js';
+import { startDeadline } from './deadline.js';
+import { toProviderAnswer } from './protocol.js';
+import type { AdapterKind } from './kinds.js';
 import type { ProviderAdapter, ProviderAnswer, ProviderRequest } from './types.js';
 
 /** The function behind an in-process (demo) provider department. */
@@ -33,89 +35,6 @@ export function createBuiltinAdapter(answer: BuiltinAnswer): ProviderAdapter {
   };
 }
 
-/**
- * Reads a provider envelope: `{found: true, record: {...}}` or `{found: false}`. Anything else
- * (including `found: false` with a record) is outside the protocol and yields undefined.
- * Other top-level members are ignored so that providers can add diagnostics without breaking us.
- */
-export function toProviderAnswer(value: unknown): ProviderAnswer | undefined {
-  if (!isPlainObject(value)) return undefined;
-  if (value.found === true && isPlainObject(value.record)) return { found: true, record: value.record };
-  if (value.found === false && !('record' in value)) return { found: false };
-  return undefined;
-}
-
-/** Marks a call the caller abandoned: it says nothing about the provider's health. */
-export class CallCancelledError extends Error {
-  constructor(reason: unknown) {
-    super('the caller cancelled the provider call', { cause: reason });
-    this.name = 'CallCancelledError';
-  }
-}
-
-/** One provider call's time budget, shared by every stage of the call (queue, connect, headers, body). */
-export interface Deadline {
-  /** Aborted when the budget runs out or the caller cancels; pass it to everything that waits. */
-  readonly signal: AbortSignal;
-  /** The error to report once `signal` has aborted: PROVIDER_TIMEOUT, or PROVIDER_ERROR for a cancelled call. */
-  failure(): AppError | undefined;
-  /** Settles with `work`, or rejects with `failure()` the moment the deadline passes. */
-  race<T>(work: Promise<T>): Promise<T>;
-  /** Stops the timer; call it in `finally`. */
-  dispose(): void;
-}
-
-export function startDeadline(provider: string, timeoutMs: number, callerSignal?: AbortSignal): Deadline {
-  const controller = new AbortController();
-  let failed: AppError | undefined;
-  const fail = (err: AppError): void => {
-    if (failed !== undefined) return;
-    failed = err;
-    controller.abort(err);
-  };
-  const timer = setTimeout(() => {
-    fail(problem('PROVIDER_TIMEOUT', `provider ${provider} did not answer within ${timeoutMs} ms`));
-  }, timeoutMs);
-  const onCallerAbort = (): void => {
-    fail(problem('PROVIDER_ERROR', `the call to provider ${provider} was cancelled`, {
-      cause: new CallCancelledError(callerSignal?.reason),
-    }));
-  };
-  if (callerSignal?.aborted === true) onCallerAbort();
-  else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-
-  return {
-    signal: controller.signal,
-    failure: () => failed,
-    race<T>(work: Promise<T>): Promise<T> {
-      // The losing side may still reject later; that must not become an unhandled rejection.
-      work.catch(() => undefined);
-      return new Promise<T>((resolve, reject) => {
-        const onAbort = (): void => reject(failed);
-        if (controller.signal.aborted) {
-          onAbort();
-          return;
-        }
-        controller.signal.addEventListener('abort', onAbort, { once: true });
-        work.then(
-          (value) => {
-            controller.signal.removeEventListener('abort', onAbort);
-            resolve(value);
-          },
-          (err: unknown) => {
-            controller.signal.removeEventListener('abort', onAbort);
-            reject(err);
-          },
-        );
-      });
-    },
-    dispose() {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
-    },
-  };
-}
-
 function copyAsJson(value: unknown): unknown {
   try {
     return JSON.parse(JSON.stringify(value)) as unknown;
@@ -124,6 +43,20 @@ function copyAsJson(value: unknown): unknown {
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** Timeout of builtin providers, which have no `timeoutMs` of their own. */
+export const BUILTIN_TIMEOUT_MS = 3000;
+
+/** `{kind: "builtin", name}`: a provider registered in this gateway's process (the demo departments). */
+export const builtinAdapterKind: AdapterKind<'builtin'> = {
+  kind: 'builtin',
+  validate(config, context) {
+    if (!context.hasBuiltin(config.name)) {
+      throw problem('VALIDATION_FAILED', `body/adapter/name: no builtin provider "${config.name}" runs in this gateway`);
+    }
+  },
+  create(config, runtime) {
+    const adapter = runtime.builtins.get(config.name);
+    if (!adapter) throw problem('PROVIDER_UNAVAILABLE', `builtin provider ${config.name} is not running in this gateway`);
+    return { adapter, timeoutMs: BUILTIN_TIMEOUT_MS };
+  },
+};

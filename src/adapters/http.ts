@@ -5,8 +5,10 @@ import type { BulkheadPolicy, CircuitBreakerPolicy, IDisposable } from 'cockatie
 import { AppError, problem } from '../errors.js';
 import { AddressRefusedError, checkAdapterUrl, createGuardedLookup } from './allowed-hosts.js';
 import type { AllowedHostRules, ResolveHost } from './allowed-hosts.js';
-import { CallCancelledError, startDeadline, toProviderAnswer } from './builtin.js';
-import type { Deadline } from './builtin.js';
+import { CallCancelledError, startDeadline } from './deadline.js';
+import type { Deadline } from './deadline.js';
+import { toProviderAnswer } from './protocol.js';
+import type { AdapterKind } from './kinds.js';
 import type { ProviderAdapter, ProviderAnswer, ProviderRequest } from './types.js';
 
 /** The subset of a pino logger the adapters use. */
@@ -283,3 +285,15 @@ function hasCause(err: unknown, test: (e: Error) => boolean): boolean {
   }
   return false;
 }
+
+/** `{kind: "http", url, timeoutMs}`: a provider department reached over HTTP (openapi/provider.yaml). */
+export const httpAdapterKind: AdapterKind<'http'> = {
+  kind: 'http',
+  validate(config, context) {
+    const url = checkAdapterUrl(config.url, context.allowedHosts);
+    if (!url.ok) throw problem('VALIDATION_FAILED', `body/adapter/url is refused: ${url.reason}`);
+  },
+  create(config, runtime) {
+    return { adapter: runtime.http.adapterFor(config), timeoutMs: config.timeoutMs };
+  },
+};

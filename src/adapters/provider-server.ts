@@ -5,7 +5,7 @@ import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { problem, problemBody } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import { toProviderAnswer } from './builtin.js';
+import { toProviderAnswer } from './protocol.js';
 import type { ProviderAnswer, ProviderRequest } from './types.js';
 
 export interface ProviderServerOptions {

@@ -72,7 +72,7 @@ export const AUDIT_COMMANDS: Record<string, Command> = {
       });
       const files = values.file ?? [];
       if (files.length === 0) {
-        const v = await withDatabase(ctx, (h) => verifyDatabase(h.db));
+        const v = await withDatabase(ctx, ({ db }) => verifyDatabase(db));
         const from = v.anchor.seq === 0 ? 'genesis' : `the archive anchor at seq ${v.anchor.seq}`;
         const signed = v.latestCheckpoint ? `; latest signed checkpoint at seq ${v.latestCheckpoint.seq}` : '; no signed checkpoint yet';
         ctx.out(v.ok ? `OK: ${v.checked} events verified from ${from} to the head at seq ${v.head.seq}${signed}` : `BROKEN: first broken seq ${v.firstBrokenSeq}: ${v.reason}; ${v.checked} events read`);
@@ -103,7 +103,7 @@ export const AUDIT_COMMANDS: Record<string, Command> = {
       if (!values.before) throw new Error('--before YYYY-MM is required');
       const dir = values.dir ?? path.join(ctx.config.dataDir, 'archive');
       try {
-        const r = await withDatabase(ctx, (h) => archiveBefore(h.db, { before: values.before!, dir }));
+        const r = await withDatabase(ctx, ({ db }) => archiveBefore(db, { before: values.before!, dir }));
         if (r.files.length === 0) {
           ctx.out(`nothing to archive before ${r.before}`);
           return 0;

@@ -1,4 +1,5 @@
 import type { DB } from '../db/index.js';
+import { isPlainObject } from '../json.js';
 import type { AuditAction, AuditEvent, AuditOutcome } from './event.js';
 import { fromRow } from './repository.js';
 
@@ -65,8 +66,8 @@ export function decodeCursor(cursor: string): number | null {
   } catch {
     return null;
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { v, before, ...rest } = value as Record<string, unknown>;
+  if (!isPlainObject(value)) return null;
+  const { v, before, ...rest } = value;
   if (v !== 1 || Object.keys(rest).length > 0) return null;
   return typeof before === 'number' && Number.isSafeInteger(before) && before > 0 ? before : null;
 }

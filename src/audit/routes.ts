@@ -1,43 +1,15 @@
-import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type ContractApp, type Schema } from '../openapi.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject } from '../subjects/index.js';
 import { listCheckpoints } from './checkpoints.js';
-import type { AuditAction, AuditOutcome } from './event.js';
 import { EXPORT_MEDIA_TYPES, exportStream, negotiateExportFormat } from './export.js';
 import { decodeCursor, searchEvents, type AuditQueryFilters } from './query.js';
 import { listSubjectAccesses, type DisplayNames } from './tracker.js';
 import { verifyDatabase } from './verify.js';
 
-/** The filters of gateway.yaml's AuditSearchRequest, as validated by its schema. */
-interface AuditRequestFilters {
-  consumer?: string;
-  provider?: string;
-  type?: string;
-  subject?: { kind: string; id: string };
-  caseId?: string;
-  purpose?: string;
-  officer?: string;
-  outcome?: AuditOutcome;
-  action?: AuditAction;
-  from?: string;
-  to?: string;
-  covert?: boolean;
-}
-
-interface SearchBody extends AuditRequestFilters {
-  limit: number;
-  cursor?: string;
-}
-
-interface TrackerBody {
-  subject: { kind: string; id: string };
-  from?: string;
-  to?: string;
-  limit: number;
-  cursor?: string;
-}
+/** The audit filters (AuditExportRequest; AuditSearchRequest adds `limit` and `cursor`). */
+type AuditRequestFilters = Schema<'AuditExportRequest'>;
 
 function cursorSeq(cursor: string | undefined): number | null {
   if (cursor === undefined) return null;
@@ -64,7 +36,7 @@ function namesFrom(snapshot: RegistrySnapshot): DisplayNames {
  * The audit trail for auditors (search, export, verify) and the data tracker for auditors and the
  * citizen portal. Every read of the trail is itself an audit event, written before the answer.
  */
-export default async function auditRoutes(app: FastifyInstance) {
+export default async function auditRoutes(app: ContractApp) {
   const auditor = app.requireRoles('auditor');
   const auditorOrPortal = app.requireRoles('auditor', 'portal');
   const toQuery = (body: AuditRequestFilters): AuditQueryFilters => {
@@ -72,7 +44,7 @@ export default async function auditRoutes(app: FastifyInstance) {
     return { ...rest, subjectHmac: subject ? app.audit.describeSubject(subject).hmac : undefined };
   };
 
-  app.post<{ Body: SearchBody }>(
+  app.post(
     '/v1/audit/search',
     {
       onRequest: auditor,
@@ -92,7 +64,7 @@ export default async function auditRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Body: AuditRequestFilters }>(
+  app.post(
     '/v1/audit/export',
     {
       onRequest: auditor,
@@ -158,7 +130,7 @@ export default async function auditRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Body: TrackerBody }>(
+  app.post(
     '/v1/audit/subject-accesses',
     {
       onRequest: auditorOrPortal,

@@ -1,5 +1,6 @@
 import type { DB } from '../db/index.js';
-import type { AuditAction, AuditEvent, AuditOutcome } from './event.js';
+import type { Schema } from '../openapi.js';
+import type { AuditAction, AuditEvent } from './event.js';
 import { searchEvents, type Page } from './query.js';
 
 /** Events that touched a subject's data, as the data tracker lists them (auditors' own reads are not). */
@@ -12,25 +13,8 @@ export interface DisplayNames {
   procedureTitle(code: string): string | null;
 }
 
-/** One access to a subject's data, for display to the subject (SubjectAccess in gateway.yaml). */
-export interface SubjectAccess {
-  time: string;
-  consumer: string | null;
-  consumerName: { zh: string; en: string } | null;
-  type: string | null;
-  typeTitle: string | null;
-  provider: string | null;
-  purpose: string | null;
-  procedureTitle: string | null;
-  caseId: string | null;
-  officer: string | null;
-  outcome: AuditOutcome;
-  action: (typeof DATA_ACCESS_ACTIONS)[number];
-  fields: string[];
-  /** Auditors only: the access was under a covert grant, hidden from the subject until `discloseAt`. */
-  covert?: true;
-  discloseAt?: string;
-}
+/** One access to a subject's data, for display to the subject. */
+export type SubjectAccess = Schema<'SubjectAccess'>;
 
 export interface TrackerQuery {
   subjectHmac: string;

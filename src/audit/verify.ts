@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
+import { isPlainObject } from '../json.js';
 import { ChainVerifier, GENESIS_HASH, type ChainPoint, type ChainVerdict } from './chain.js';
 import { CHECKPOINT_JWS_TYPE, checkpointPayload, latestCheckpoint, listCheckpoints, type Checkpoint } from './checkpoints.js';
 import type { AuditEvent } from './event.js';
@@ -249,7 +250,7 @@ function parseEvent(line: string): AuditEvent | null {
  * stands: an added, removed or altered member breaks the hash.
  */
 function isChainable(value: unknown): value is AuditEvent {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
-  const e = value as Record<string, unknown>;
-  return Number.isSafeInteger(e.seq) && typeof e.prevHash === 'string' && typeof e.hash === 'string' && typeof e.time === 'string' && !Number.isNaN(Date.parse(e.time));
+  if (!isPlainObject(value)) return false;
+  const { seq, prevHash, hash, time } = value;
+  return Number.isSafeInteger(seq) && typeof prevHash === 'string' && typeof hash === 'string' && typeof time === 'string' && !Number.isNaN(Date.parse(time));
 }

@@ -1,17 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { problem } from '../errors.js';
-import { ref } from '../openapi.js';
+import { ref, type Schema } from '../openapi.js';
 import { assertSafeText } from '../plugins/input.js';
 import { findClient, listClientIds } from '../registry/repository.js';
 import { authorizationServerMetadata, TOKEN_PATH } from './oauth.js';
 import { verifySecret } from './secrets.js';
 
-interface TokenBody {
-  grant_type?: string;
-  client_id?: string;
-  client_secret?: string;
-  scope?: string;
-}
+/** TokenRequest; every member optional here because the handler checks `grant_type` again itself. */
+type TokenBody = Partial<Schema<'TokenRequest'>>;
 
 /** RFC 6749 §2.3.1: HTTP Basic client authentication, both parts form-urlencoded. */
 function basicCredentials(request: FastifyRequest): { id: string; secret: string } | null {
@@ -115,7 +111,7 @@ export default async function authRoutes(app: FastifyInstance) {
         throw problem('UNAUTHENTICATED', client?.revokedAt && ok ? 'the client has been revoked' : 'invalid client credentials');
       }
       const { token, expiresIn } = app.issueToken(client);
-      request.principal = { clientId: client.clientId, dept: client.department, roles: client.roles, jti: '' };
+      request.principal = { clientId: client.clientId, department: client.department, roles: client.roles, jti: '' };
       await app.audit.record(request, { action: 'token.issue', outcome: 'ok', detail: { roles: client.roles } });
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
       return { access_token: token, token_type: 'Bearer', expires_in: expiresIn };

@@ -63,7 +63,7 @@ export async function consentGate(app: FastifyInstance, request: FastifyRequest,
   if (!consent) throw problem('CONSENT_NOT_VALID', 'no such consent');
   const why = unusableBecause(
     consent,
-    { consumer: principal.dept, type: gate.type.type, subjectHmac: subject.hmac, purpose: gate.purpose, caseId: gate.caseId, fields: gate.fields },
+    { consumer: principal.department, type: gate.type.type, subjectHmac: subject.hmac, purpose: gate.purpose, caseId: gate.caseId, fields: gate.fields },
     now,
   );
   if (why !== null) throw problem('CONSENT_NOT_VALID', why);
@@ -99,7 +99,7 @@ async function requestConsent(
   });
   await insertConsent(app.db, {
     consentId,
-    consumer: principal.dept,
+    consumer: principal.department,
     clientId: principal.clientId,
     type: gate.type.type,
     fields: gate.fields,

@@ -2,6 +2,7 @@
  * Consent and preview (ARCHITECTURE.md "Consent", issue 15). Pure: plain values in, plain values
  * out, with `now` passed in so that expiry is tested without waiting.
  */
+import type { Schema } from '../openapi.js';
 
 /** What is stored; `expired` is never stored (see `statusAt`). */
 export type StoredConsentStatus = 'pending' | 'approved' | 'denied' | 'used';
@@ -72,18 +73,8 @@ function sameFields(a: readonly string[], b: readonly string[]): boolean {
   return set.size === new Set(b).size && b.every((f) => set.has(f));
 }
 
-/** What the asking department sees (Consent in gateway.yaml). */
-export interface ConsentView {
-  consentId: string;
-  status: ConsentStatus;
-  type: string;
-  fields: string[];
-  purpose: string;
-  caseId: string;
-  requestedAt: string;
-  decidedAt?: string;
-  expiresAt: string;
-}
+/** What the asking department sees. */
+export type ConsentView = Schema<'Consent'>;
 
 export function viewOf(consent: Consent, now: Date): ConsentView {
   const view: ConsentView = {

@@ -1,19 +1,11 @@
-import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type ContractApp } from '../openapi.js';
 import { pathParams } from '../registry/admin-shared.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject } from '../subjects/index.js';
 import { statusAt, viewOf, type Consent } from './model.js';
 import { decideConsent, findConsent, listConsentsOfSubject } from './repository.js';
 
-interface SubjectBody {
-  subject: { kind: string; id: string };
-}
-
-interface DecisionBody extends SubjectBody {
-  decision: 'approve' | 'deny';
-}
 
 /** How many of a subject's consents the portal lists (newest first). */
 const PORTAL_LIST_LIMIT = 200;
@@ -33,23 +25,23 @@ function portalView(consent: Consent, snapshot: RegistrySnapshot, now: Date) {
  * citizen portal, acting for a person it has authenticated, lists that person's requests and
  * approves or denies them. The subject travels in the body and is matched by its HMAC.
  */
-export default async function consentRoutes(app: FastifyInstance) {
+export default async function consentRoutes(app: ContractApp) {
   const consumer = app.requireRoles('consumer');
   const portal = app.requireRoles('portal');
   const params = pathParams(app, { consentId: 'ConsentId' });
 
-  app.get<{ Params: { consentId: string } }>(
+  app.get(
     '/v1/consents/:consentId',
     { onRequest: consumer, schema: { params, response: { 200: ref('Consent'), ...problems(400, 401, 403, 404, 429) } } },
     async (request) => {
       const consent = await findConsent(app.db, request.params.consentId);
       // Another department's request answers as if it did not exist.
-      if (!consent || consent.consumer !== request.principal!.dept) throw problem('NOT_FOUND', 'no such consent request of this department');
+      if (!consent || consent.consumer !== request.principal!.department) throw problem('NOT_FOUND', 'no such consent request of this department');
       return viewOf(consent, app.consents.now());
     },
   );
 
-  app.post<{ Body: SubjectBody }>(
+  app.post(
     '/v1/portal/consents/search',
     {
       onRequest: portal,
@@ -68,7 +60,7 @@ export default async function consentRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Params: { consentId: string }; Body: DecisionBody }>(
+  app.post(
     '/v1/portal/consents/:consentId/decision',
     {
       onRequest: portal,

@@ -7,6 +7,9 @@ import { PGliteDialect } from './pglite-dialect.js';
 import { readTemplate } from './pglite-template.js';
 import type { Database } from './schema.js';
 
+// Three names, one meaning each (issue 11.7): `Database` is the schema (the tables Kysely knows),
+// `DB` the query builder over it (a `db` value), `DatabaseHandle` an open database with its
+// kind and its close (a `database` value).
 export type { Database } from './schema.js';
 export type DB = Kysely<Database>;
 

@@ -12,6 +12,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import pg from 'pg';
+import pgUtils from 'pg/lib/utils.js';
 import { serialize, type DatabaseError } from 'pg-protocol';
 import type { BackendMessage, CommandCompleteMessage, DataRowMessage, RowDescriptionMessage } from 'pg-protocol/dist/messages.js';
 import { Parser } from 'pg-protocol/dist/parser.js';
@@ -116,7 +117,7 @@ export function textTypeParser(oid: number): (value: string) => unknown {
 }
 
 const INT8_OID = 20;
-const prepareValue = (pg as unknown as { utils: { prepareValue(v: unknown): unknown } }).utils.prepareValue;
+const { prepareValue } = pgUtils;
 
 class PGliteDriver implements Driver {
   private readonly connection: PGliteConnection;

@@ -143,7 +143,7 @@ export async function resolveAndCall(
 
   const decision = decideAccess({
     type,
-    grants: snapshot.grantsFor(principal.dept, type.type),
+    grants: snapshot.grantsFor(principal.department, type.type),
     purpose: item.purpose,
     isProcedure: (code) => snapshot.procedures.has(code),
     requestedFields: item.fields,
@@ -151,7 +151,7 @@ export async function resolveAndCall(
     now: new Date(),
   });
   if (!decision.allowed) throw problem(decision.code, decision.detail);
-  ctx.discloseAt = discloseAtFor(snapshot.grantsFor(principal.dept, type.type), decision.grantIds, app.clock());
+  ctx.discloseAt = discloseAtFor(snapshot.grantsFor(principal.department, type.type), decision.grantIds, app.clock());
   await beforeCall?.(type);
   const consent = await consentGate(app, request, {
     eventId: ctx.lookupId,

@@ -84,7 +84,7 @@ export default async function lookupRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       const answer = await runCase(app, request, await app.registry.get(), request.body);
-      app.metrics.recordCase(request.principal!.dept, answer);
+      app.metrics.recordCase(request.principal!.department, answer);
       return reply.code(201).send(answer);
     },
   );

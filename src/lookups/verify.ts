@@ -52,7 +52,7 @@ export async function verifyClaim(
         if (!fits.ok) throw problem('VALIDATION_FAILED', fits.reason);
         const orderable = checkClaimOrderable(claim, fieldSchema);
         if (!orderable.ok) throw problem('UNSUPPORTED_CLAIM', orderable.reason);
-        releaseBudget = await spendVerifyBudget(app, request.principal!.dept, body.subject, type.type);
+        releaseBudget = await spendVerifyBudget(app, request.principal!.department, body.subject, type.type);
     });
     const evaluated = evaluateClaim(resolved.type.kind, resolved.record, claim);
     if (!evaluated.ok) throw problem('VALIDATION_FAILED', evaluated.reason);

@@ -1,24 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { DATA_ACCESS_ACTIONS } from '../audit/tracker.js';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type ContractApp } from '../openapi.js';
 import { pathParams } from '../registry/admin-shared.js';
 import { parseSubject } from '../subjects/index.js';
 import { findObjection, insertObjection, listForSubject, listForTypes, resolveObjection, type Objection, type ObjectionStatus } from './repository.js';
 
-interface FileBody {
-  subject: { kind: string; id: string };
-  type: string;
-  field?: string;
-  lookupId?: string;
-  statement: string;
-}
-
-interface ResolutionBody {
-  status: Exclude<ObjectionStatus, 'open'>;
-  response: string;
-}
 
 /** At most this many objections per answer (a person's list; a provider's queue, oldest first). */
 const MAX_LISTED = 500;
@@ -43,7 +31,7 @@ function portalView(o: Objection) {
  * needs to find the record, and resolves them. Every step is an audit event, refusals included;
  * the raw subject id never reaches the trail (HMAC and masked form only).
  */
-export default async function objectionRoutes(app: FastifyInstance) {
+export default async function objectionRoutes(app: ContractApp) {
   const portal = app.requireRoles('portal');
   const provider = app.requireRoles('provider');
 
@@ -70,7 +58,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     return row !== undefined;
   }
 
-  app.post<{ Body: FileBody }>(
+  app.post(
     '/v1/portal/objections',
     {
       onRequest: portal,
@@ -123,7 +111,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Body: { subject: { kind: string; id: string } } }>(
+  app.post(
     '/v1/portal/objections/search',
     {
       onRequest: portal,
@@ -142,8 +130,8 @@ export default async function objectionRoutes(app: FastifyInstance) {
   /** Types the caller's department provides: its objections, and no other department's. */
   async function providedTypes(request: FastifyRequest): Promise<Set<string>> {
     const snapshot = await app.registry.get();
-    const dept = request.principal!.dept;
-    return new Set([...snapshot.types.values()].filter((t) => t.provider === dept).map((t) => t.type));
+    const department = request.principal!.department;
+    return new Set([...snapshot.types.values()].filter((t) => t.provider === department).map((t) => t.type));
   }
 
   app.get<{ Querystring: { status: ObjectionStatus } }>(
@@ -173,7 +161,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Params: { objectionId: string }; Body: ResolutionBody }>(
+  app.post(
     '/v1/objections/:objectionId/resolution',
     {
       onRequest: provider,

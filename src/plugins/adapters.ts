@@ -3,12 +3,10 @@ import fp from 'fastify-plugin';
 import { parseAllowedHosts, type AllowedHostRules } from '../adapters/allowed-hosts.js';
 import { createBuiltinAdapter, type BuiltinAnswer } from '../adapters/builtin.js';
 import { createHttpAdapters, type CircuitStateName } from '../adapters/http.js';
+import { createAdapter } from '../adapters/kinds.js';
 import type { ProviderAdapter } from '../adapters/types.js';
-import { AppError, problem } from '../errors.js';
+import { AppError } from '../errors.js';
 import type { AdapterConfig } from '../registry/model.js';
-
-/** Timeout of builtin providers, which have no `timeoutMs` of their own. */
-export const BUILTIN_TIMEOUT_MS = 3000;
 
 export interface Adapters {
   allowedHosts: AllowedHostRules;
@@ -79,10 +77,8 @@ async function adaptersPlugin(app: FastifyInstance) {
     },
     hasBuiltin: (name) => builtins.has(name),
     resolve(config) {
-      if (config.kind === 'http') return { adapter: observed(http.adapterFor(config)), timeoutMs: config.timeoutMs };
-      const adapter = builtins.get(config.name);
-      if (!adapter) throw problem('PROVIDER_UNAVAILABLE', `builtin provider ${config.name} is not running in this gateway`);
-      return { adapter: observed(adapter), timeoutMs: BUILTIN_TIMEOUT_MS };
+      const { adapter, timeoutMs } = createAdapter(config, { http, builtins });
+      return { adapter: observed(adapter), timeoutMs };
     },
     circuitState: (provider) => http.circuitState(provider),
     onCall(listener) {

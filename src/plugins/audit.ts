@@ -71,7 +71,7 @@ async function auditPlugin(app: FastifyInstance) {
       id: facts.id ?? randomUUID(),
       time: new Date().toISOString(),
       requestId: String(request.id),
-      consumer: request.principal?.dept ?? null,
+      consumer: request.principal?.department ?? null,
       clientId: request.principal?.clientId ?? null,
       officer: facts.officer ?? null,
       action: facts.action,

@@ -11,7 +11,8 @@ import type { Role } from '../registry/model.js';
 /** The authenticated caller, from a verified gateway token. */
 export interface Principal {
   clientId: string;
-  dept: string;
+  /** The client's department (the token's `dept` claim); `consumer` where it acts as one. */
+  department: string;
   roles: Role[];
   jti: string;
 }
@@ -134,7 +135,7 @@ async function authPlugin(app: FastifyInstance) {
       throw problem('UNAUTHENTICATED', 'the token lacks gateway claims');
     }
     if (!(await clientActive(sub))) throw problem('UNAUTHENTICATED', 'the client has been revoked');
-    request.principal = { clientId: sub, dept, roles: roles as Role[], jti };
+    request.principal = { clientId: sub, department: dept, roles: roles as Role[], jti };
     return request.principal;
   }
 

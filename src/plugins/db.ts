@@ -5,29 +5,29 @@ import { migrateToLatest, migrationsCurrent } from '../db/migrate.js';
 
 export interface DbPluginOptions {
   /** An already open database (tests share one per suite); otherwise one is opened from config. */
-  handle?: DatabaseHandle;
+  database?: DatabaseHandle;
   migrate: boolean;
 }
 
 async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions) {
-  const handle =
-    opts.handle ??
+  const database =
+    opts.database ??
     (await createDatabase({
       url: app.config.databaseUrl,
       pgliteDir: app.config.pgliteDir,
       onConnectionError: (err) => app.log.warn({ err }, 'a database connection was lost; requests using it answer 503'),
     }));
-  if (opts.migrate) await migrateToLatest(handle.db);
-  app.decorate('db', handle.db);
-  app.decorate('dbKind', handle.kind);
+  if (opts.migrate) await migrateToLatest(database.db);
+  app.decorate('db', database.db);
+  app.decorate('dbKind', database.kind);
   let current = false;
   app.decorate('dbReady', async () => {
     // Migrations only move forward while running, so once current the check is settled.
-    if (!current) current = await migrationsCurrent(handle.db);
+    if (!current) current = await migrationsCurrent(database.db);
     return current;
   });
-  // A handle passed in belongs to the caller, who closes it.
-  if (!opts.handle) app.addHook('onClose', async () => handle.close());
+  // A database passed in belongs to the caller, who closes it.
+  if (!opts.database) app.addHook('onClose', async () => database.close());
 }
 
 declare module 'fastify' {

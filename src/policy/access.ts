@@ -25,9 +25,14 @@ export type AccessDecision =
 
 const deny = (code: ErrorCode, detail: string): AccessDecision => ({ allowed: false, code, detail });
 
+/** A grant is in force until its `expiresAt` (exclusive); one without an expiry never lapses. */
+export function isGrantLive(grant: Pick<Grant, 'expiresAt'>, now: Date): boolean {
+  return grant.expiresAt === null || new Date(grant.expiresAt) > now;
+}
+
 /** Grants that are in force now and cover the purpose, split by whether this mode may use them. */
 function grantsInForce(req: AccessRequest) {
-  const live = req.grants.filter((g) => g.expiresAt === null || new Date(g.expiresAt) > req.now);
+  const live = req.grants.filter((g) => isGrantLive(g, req.now));
   const forPurpose = live.filter((g) => g.purposes.includes(req.purpose));
   const usable = req.mode === 'data' ? forPurpose.filter((g) => !g.verifyOnly) : forPurpose;
   return { live, forPurpose, usable };

@@ -1,4 +1,6 @@
+import { isPlainObject } from '../json.js';
 import type { TypeDef, TypeKind } from '../registry/model.js';
+import { recordRows } from './rows.js';
 
 /**
  * Yes/no claims about one field of a record (POST /v1/verifications). Pure: the gateway asks the
@@ -33,12 +35,12 @@ export function checkClaimShape(claim: Claim): ClaimCheck {
 /** The JSON Schema of one field: a certificate's property, or a column of a record type's rows. */
 export function fieldSchemaOf(type: Pick<TypeDef, 'kind' | 'schema'>, field: string): Record<string, unknown> | undefined {
   const props = (s: unknown): Record<string, unknown> | undefined => {
-    const p = isObject(s) ? s.properties : undefined;
-    return isObject(p) ? p : undefined;
+    const p = isPlainObject(s) ? s.properties : undefined;
+    return isPlainObject(p) ? p : undefined;
   };
   const holder = type.kind === 'record' ? (props(type.schema)?.rows as Record<string, unknown> | undefined)?.items : type.schema;
   const schema = props(holder)?.[field];
-  return isObject(schema) ? schema : undefined;
+  return isPlainObject(schema) ? schema : undefined;
 }
 
 /** JSON types a field schema admits, from `type`, `enum` or `const`; undefined when it does not say. */
@@ -98,10 +100,10 @@ function orderOf(schema: Record<string, unknown>): 'number' | 'date' | null {
 export function evaluateClaim(kind: TypeKind, record: Record<string, unknown>, claim: Claim): ClaimResult {
   const shape = checkClaimShape(claim);
   if (!shape.ok) return shape;
-  const objects = kind === 'record' ? (Array.isArray(record.rows) ? record.rows : []) : [record];
+  const objects = recordRows(kind, record);
   let result = false;
   for (const obj of objects) {
-    const value = isObject(obj) && Object.hasOwn(obj, claim.field) ? obj[claim.field] : undefined;
+    const value = isPlainObject(obj) && Object.hasOwn(obj, claim.field) ? obj[claim.field] : undefined;
     const one = evaluateOne(value, claim);
     if (!one.ok) return one;
     result ||= one.result;
@@ -140,6 +142,3 @@ function jsonType(value: unknown): string {
   return typeof value === 'number' ? 'number' : typeof value;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

@@ -1,4 +1,6 @@
+import { isPlainObject } from '../json.js';
 import type { TypeKind } from '../registry/model.js';
+import { recordRows } from './rows.js';
 
 /**
  * Keeps only `fields` of a record. A certificate is one object; a record type is `{rows: [...]}`
@@ -10,9 +12,6 @@ export function minimiseRecord(kind: TypeKind, record: Record<string, unknown>, 
     for (const f of fields) if (Object.hasOwn(obj, f)) out[f] = obj[f];
     return out;
   };
-  if (kind === 'record') {
-    const rows = Array.isArray(record.rows) ? (record.rows as Record<string, unknown>[]) : [];
-    return { rows: rows.map(pick) };
-  }
+  if (kind === 'record') return { rows: recordRows(kind, record).map((row) => (isPlainObject(row) ? pick(row) : {})) };
   return pick(record);
 }

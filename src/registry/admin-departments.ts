@@ -1,20 +1,18 @@
-import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type ContractApp } from '../openapi.js';
 import { pathParams, recordChange } from './admin-shared.js';
 import { issueClient, newClientId } from './clients.js';
-import type { Role } from './model.js';
 import { findClient, findDepartment, listDepartments, revokeClient, upsertDepartment } from './repository.js';
 
 /** Departments and their client credentials (`/v1/admin/departments`, `/v1/admin/clients`). */
-export default async function adminDepartmentRoutes(app: FastifyInstance) {
+export default async function adminDepartmentRoutes(app: ContractApp) {
   const code = pathParams(app, { code: 'DepartmentCode' });
 
   app.get('/v1/admin/departments', { schema: { response: { 200: ref('DepartmentList'), ...problems(401, 403, 429) } } }, async () => ({
     departments: await listDepartments(app.db),
   }));
 
-  app.get<{ Params: { code: string } }>(
+  app.get(
     '/v1/admin/departments/:code',
     { schema: { params: code, response: { 200: ref('Department'), ...problems(400, 401, 403, 404, 429) } } },
     async (request) => {
@@ -24,7 +22,7 @@ export default async function adminDepartmentRoutes(app: FastifyInstance) {
     },
   );
 
-  app.put<{ Params: { code: string }; Body: { name: { zh: string; en: string } } }>(
+  app.put(
     '/v1/admin/departments/:code',
     {
       config: { auditAction: 'admin.change' },
@@ -44,7 +42,7 @@ export default async function adminDepartmentRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Params: { code: string }; Body: { roles: Role[] } }>(
+  app.post(
     '/v1/admin/departments/:code/clients',
     {
       config: { auditAction: 'admin.change' },
@@ -65,7 +63,7 @@ export default async function adminDepartmentRoutes(app: FastifyInstance) {
     },
   );
 
-  app.delete<{ Params: { clientId: string } }>(
+  app.delete(
     '/v1/admin/clients/:clientId',
     {
       config: { auditAction: 'admin.change' },

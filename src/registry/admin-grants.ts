@@ -1,20 +1,10 @@
-import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type ContractApp } from '../openapi.js';
 import { pathParams, recordChange } from './admin-shared.js';
 import type { Grant, Procedure } from './model.js';
 import { deleteGrant, findGrant, findProcedure, listGrants, listProcedures, upsertGrant, upsertProcedure } from './repository.js';
 import { checkGrant, checkProcedure } from './validate.js';
 
-interface GrantBody {
-  consumer: string;
-  type: string;
-  purposes: string[];
-  fields: string[];
-  verifyOnly?: boolean;
-  expiresAt?: string | null;
-  covert?: { discloseAfterDays: number } | null;
-}
 
 /** The `covert` member of a grant's change event: only when covertness was or is set. */
 function covertChange(before: Grant['covert'], after: Grant['covert']): { extra?: Record<string, unknown> } {
@@ -23,14 +13,14 @@ function covertChange(before: Grant['covert'], after: Grant['covert']): { extra?
 }
 
 /** Grants and procedures (`/v1/admin/grants`, `/v1/admin/procedures`). */
-export default async function adminGrantRoutes(app: FastifyInstance) {
+export default async function adminGrantRoutes(app: ContractApp) {
   const grantParams = pathParams(app, { grantId: 'GrantId' });
 
   app.get('/v1/admin/grants', { schema: { response: { 200: ref('GrantList'), ...problems(401, 403, 429) } } }, async () => ({
     grants: await listGrants(app.db),
   }));
 
-  app.put<{ Params: { grantId: string }; Body: GrantBody }>(
+  app.put(
     '/v1/admin/grants/:grantId',
     {
       config: { auditAction: 'admin.change' },
@@ -69,7 +59,7 @@ export default async function adminGrantRoutes(app: FastifyInstance) {
     },
   );
 
-  app.delete<{ Params: { grantId: string } }>(
+  app.delete(
     '/v1/admin/grants/:grantId',
     { config: { auditAction: 'admin.change' }, schema: { params: grantParams, response: problems(400, 401, 403, 404, 429, 503) } },
     async (request, reply) => {
@@ -87,7 +77,7 @@ export default async function adminGrantRoutes(app: FastifyInstance) {
     procedures: await listProcedures(app.db),
   }));
 
-  app.put<{ Params: { code: string }; Body: Omit<Procedure, 'code'> }>(
+  app.put(
     '/v1/admin/procedures/:code',
     {
       config: { auditAction: 'admin.change' },

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { PathParamsSchema } from '../openapi.js';
 
 /** What an admin change did to its resource, as the `admin.change` audit event says. */
 export type Change = 'created' | 'updated' | 'deleted' | 'revoked';
@@ -27,14 +28,15 @@ export async function recordChange(
  * A params schema built from path parameters of gateway.yaml (`components/parameters`), so a path
  * segment is validated by the same pattern the contract documents.
  */
-export function pathParams(app: FastifyInstance, params: Record<string, string>): Record<string, unknown> {
+export function pathParams<K extends string>(app: FastifyInstance, params: Record<K, string>): PathParamsSchema<K> {
   const defined = (app.openapi.components.parameters ?? {}) as Record<string, { schema?: unknown } | undefined>;
   const properties = Object.fromEntries(
-    Object.entries(params).map(([name, component]) => {
+    Object.entries<string>(params).map(([name, component]) => {
       const schema = defined[component]?.schema;
       if (!schema) throw new Error(`gateway.yaml has no components/parameters/${component}`);
       return [name, schema];
     }),
   );
-  return { type: 'object', properties, required: Object.keys(params), additionalProperties: false };
+  const required = Object.keys(params).filter((name): name is K => Object.hasOwn(params, name));
+  return { type: 'object', properties, required, additionalProperties: false };
 }

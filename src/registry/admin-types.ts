@@ -1,20 +1,19 @@
-import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type ContractApp } from '../openapi.js';
 import { pathParams, recordChange } from './admin-shared.js';
 import type { TypeDef } from './model.js';
 import { findType, listTypes, upsertType } from './repository.js';
 import { checkTypeDefinition } from './validate.js';
 
 /** Catalogue types with their schemas and adapters (`/v1/admin/types`). */
-export default async function adminTypeRoutes(app: FastifyInstance) {
+export default async function adminTypeRoutes(app: ContractApp) {
   const params = pathParams(app, { type: 'TypeCode' });
 
   app.get('/v1/admin/types', { schema: { response: { 200: ref('TypeList'), ...problems(401, 403, 429) } } }, async () => ({
     types: await listTypes(app.db),
   }));
 
-  app.get<{ Params: { type: string } }>(
+  app.get(
     '/v1/admin/types/:type',
     { schema: { params, response: { 200: ref('TypeDefinition'), ...problems(400, 401, 403, 404, 429) } } },
     async (request) => {
@@ -24,7 +23,7 @@ export default async function adminTypeRoutes(app: FastifyInstance) {
     },
   );
 
-  app.put<{ Params: { type: string }; Body: Omit<TypeDef, 'type'> }>(
+  app.put(
     '/v1/admin/types/:type',
     {
       config: { auditAction: 'admin.change' },

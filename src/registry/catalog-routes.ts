@@ -1,17 +1,12 @@
-import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { isGrantLive } from '../policy/access.js';
+import { problems, ref, type ContractApp, type Schema } from '../openapi.js';
 import { pathParams } from './admin-shared.js';
 import type { Grant, TypeDef } from './model.js';
 import type { RegistrySnapshot } from './snapshot.js';
 
-/** The caller's grant for a type as the catalogue shows it (GrantView in gateway.yaml). */
-export interface GrantView {
-  purposes: string[];
-  fields: string[];
-  verifyOnly: boolean;
-  expiresAt: string | null;
-}
+/** The caller's grant for a type as the catalogue shows it. */
+export type GrantView = Schema<'GrantView'>;
 
 /**
  * Merges a department's unexpired grants for one type into one view: the purposes and fields of
@@ -20,7 +15,7 @@ export interface GrantView {
  * exactly as the policy treats it.
  */
 export function grantView(type: TypeDef, grants: readonly Grant[], now: Date): GrantView | null {
-  const live = grants.filter((g) => g.expiresAt === null || new Date(g.expiresAt) > now);
+  const live = grants.filter((g) => isGrantLive(g, now));
   if (live.length === 0) return null;
   const granted = new Set(live.flatMap((g) => g.fields));
   const expiries = live.map((g) => g.expiresAt);
@@ -33,14 +28,14 @@ export function grantView(type: TypeDef, grants: readonly Grant[], now: Date): G
   };
 }
 
-function entry(snapshot: RegistrySnapshot, type: TypeDef, dept: string, now: Date) {
+function entry(snapshot: RegistrySnapshot, type: TypeDef, consumer: string, now: Date) {
   const { type: code, kind, title, provider, subjectKind, sharing, fields } = type;
   const consent = type.consent ?? 'none';
-  return { type: code, kind, title, provider, subjectKind, sharing, consent, fields, grant: grantView(type, snapshot.grantsFor(dept, code), now) };
+  return { type: code, kind, title, provider, subjectKind, sharing, consent, fields, grant: grantView(type, snapshot.grantsFor(consumer, code), now) };
 }
 
 /** The resource catalogue (资源目录) as a consumer department sees it. */
-export default async function catalogRoutes(app: FastifyInstance) {
+export default async function catalogRoutes(app: ContractApp) {
   const consumer = app.requireRoles('consumer');
 
   app.get(
@@ -49,13 +44,13 @@ export default async function catalogRoutes(app: FastifyInstance) {
     async (request) => {
       const snapshot = await app.registry.get();
       const now = new Date();
-      const dept = request.principal!.dept;
+      const department = request.principal!.department;
       const servable = [...snapshot.types.values()].filter((t) => t.sharing !== 'none');
-      return { types: servable.map((t) => entry(snapshot, t, dept, now)) };
+      return { types: servable.map((t) => entry(snapshot, t, department, now)) };
     },
   );
 
-  app.get<{ Params: { type: string } }>(
+  app.get(
     '/v1/catalog/:type',
     {
       onRequest: consumer,
@@ -66,7 +61,7 @@ export default async function catalogRoutes(app: FastifyInstance) {
       const type = snapshot.types.get(request.params.type);
       // A `none` type is not in the catalogue a consumer sees: it answers as unknown, not as forbidden.
       if (!type || type.sharing === 'none') throw problem('UNKNOWN_TYPE', `no catalogue type "${request.params.type}"`);
-      return { ...entry(snapshot, type, request.principal!.dept, new Date()), schema: type.schema };
+      return { ...entry(snapshot, type, request.principal!.department, new Date()), schema: type.schema };
     },
   );
 }

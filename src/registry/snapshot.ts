@@ -1,16 +1,13 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
+import { formatsPlugin } from '../ajv-formats.js';
 import type { DB } from '../db/index.js';
 import type { Department, Grant, Procedure, TypeDef, TypeKind } from './model.js';
 import { listDepartments, listGrants, listProcedures, listTypes } from './repository.js';
 
-// ajv-formats is CommonJS; under NodeNext its default import is the module object.
-const addFormats: FormatsPlugin = (addFormatsModule as unknown as { default: FormatsPlugin }).default ?? addFormatsModule;
-
 /** A fresh ajv for record schemas: strict, so a schema with a typo is refused at registration. */
 export function createRecordAjv(): Ajv {
   const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true });
-  addFormats(ajv);
+  formatsPlugin(ajv);
   return ajv;
 }
 

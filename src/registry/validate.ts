@@ -1,5 +1,6 @@
-import { checkAdapterUrl, type AllowedHostRules } from '../adapters/allowed-hosts.js';
+import { validateAdapter, type AdapterCheckContext } from '../adapters/kinds.js';
 import { problem } from '../errors.js';
+import { isPlainObject } from '../json.js';
 import type { Grant, Procedure, TypeDef, TypeKind } from './model.js';
 import type { RegistrySnapshot } from './snapshot.js';
 import { compileRecordSchema, createRecordAjv, relaxTopLevelRequired } from './snapshot.js';
@@ -11,10 +12,7 @@ import { compileRecordSchema, createRecordAjv, relaxTopLevelRequired } from './s
  */
 
 /** What a type definition is checked against besides the registry. */
-export interface TypeCheckContext {
-  allowedHosts: AllowedHostRules;
-  hasBuiltin(name: string): boolean;
-}
+export type TypeCheckContext = AdapterCheckContext;
 
 type Registry = Pick<RegistrySnapshot, 'departments' | 'types' | 'procedures'>;
 
@@ -39,12 +37,7 @@ export function checkTypeDefinition(def: TypeDef, registry: Registry, context: T
     throw problem('VALIDATION_FAILED', `body/fields ${outside.join(', ')} are not in the schema's ${where}`);
   }
 
-  if (def.adapter.kind === 'http') {
-    const url = checkAdapterUrl(def.adapter.url, context.allowedHosts);
-    if (!url.ok) throw problem('VALIDATION_FAILED', `body/adapter/url is refused: ${url.reason}`);
-  } else if (!context.hasBuiltin(def.adapter.name)) {
-    throw problem('VALIDATION_FAILED', `body/adapter/name: no builtin provider "${def.adapter.name}" runs in this gateway`);
-  }
+  validateAdapter(def.adapter, context);
 
   // Checked last: a definition that is wrong in itself is reported as such whatever the registry holds.
   if (!registry.departments.has(def.provider)) {
@@ -102,5 +95,5 @@ function repeated(names: readonly string[]): string[] {
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return isPlainObject(value) ? value : undefined;
 }

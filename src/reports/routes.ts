@@ -1,22 +1,17 @@
-import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref } from '../openapi.js';
+import { problems, ref, type ContractApp, type Schema } from '../openapi.js';
 import { onceOnlyReport, publicOnceOnlyReport, reportWindow } from './once-only.js';
 import { caseCounts, providerCounts } from './repository.js';
 
-interface WindowQuery {
-  from?: string;
-  to?: string;
-}
 
 /**
  * Once-only accountability (issue 13): the once-only and providers reports for auditors and
  * operators, and the public once-only figures (政务公开). All read the audit trail (through the
  * report_cases rollup for cases); none carries an id of a person or a case.
  */
-export default async function reportRoutes(app: FastifyInstance) {
+export default async function reportRoutes(app: ContractApp) {
   const auditorOrAdmin = app.requireRoles('auditor', 'admin');
-  const windowOf = (query: WindowQuery) => {
+  const windowOf = (query: Schema<'ReportWindow'>) => {
     const window = reportWindow(query, new Date());
     if (!window) throw problem('VALIDATION_FAILED', 'querystring/from must be before querystring/to');
     return window;
@@ -26,7 +21,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     return onceOnlyReport(rows, snapshot.procedures, window);
   };
 
-  app.get<{ Querystring: WindowQuery }>(
+  app.get(
     '/v1/reports/once-only',
     {
       onRequest: auditorOrAdmin,
@@ -35,7 +30,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     async (request) => onceOnly(windowOf(request.query)),
   );
 
-  app.get<{ Querystring: WindowQuery }>(
+  app.get(
     '/v1/reports/providers',
     {
       onRequest: auditorOrAdmin,
