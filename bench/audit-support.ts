@@ -71,6 +71,7 @@ export function auditOffSink(): AuditSink {
   return {
     append: async (input) => ({ ...input, seq: ++seq, prevHash: '', hash: '' }),
     pending: 0,
+    committing: 0,
     drain: async () => {},
     close: async () => {},
     onFlush: () => {},

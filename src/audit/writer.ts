@@ -34,6 +34,8 @@ export type FlushListener = (info: { events: number; ok: boolean; ms: number }) 
 export interface AuditSink {
   append(input: AuditEventInput): Promise<AuditEvent>;
   readonly pending: number;
+  /** Events in group commits under way. */
+  readonly committing: number;
   drain(): Promise<void>;
   close(): Promise<void>;
   onFlush(listener: FlushListener): void;
@@ -60,6 +62,7 @@ export class AuditWriter implements AuditSink {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly inFlight = new Set<Promise<void>>();
+  private committingEvents = 0;
   /**
    * The head this writer expects after the batches it has sent (null: unknown, read it under the
    * lock). A wrong guess costs a retry under the lock, never a wrong chain: the database moves the
@@ -93,6 +96,11 @@ export class AuditWriter implements AuditSink {
   /** Number of events waiting for a flush (for metrics and shutdown). */
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** Number of events in batches being committed now (for metrics). */
+  get committing(): number {
+    return this.committingEvents;
   }
 
   /** Flushes until nothing waits. */
@@ -134,7 +142,9 @@ export class AuditWriter implements AuditSink {
     this.timer = null;
     const batch = this.queue.splice(0, this.options.maxEvents);
     if (batch.length === 0) return Promise.resolve();
+    this.committingEvents += batch.length;
     const flush: Promise<void> = this.write(batch).finally(() => {
+      this.committingEvents -= batch.length;
       this.inFlight.delete(flush);
       this.schedule();
     });

@@ -45,6 +45,14 @@ async function metricsPlugin(app: FastifyInstance) {
       this.set(app.audit.writer.pending);
     },
   });
+  new Gauge({
+    name: 'onetrip_audit_committing_events',
+    help: 'Audit events in group commits under way',
+    registers: [registry],
+    collect() {
+      this.set(app.audit.writer.committing);
+    },
+  });
 
   const caseMetrics = registerCaseMetrics(app, registry);
   app.decorate('metrics', caseMetrics);

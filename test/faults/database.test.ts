@@ -167,9 +167,10 @@ describe.runIf(process.env.TEST_DATABASE_URL)('faults under 64 concurrent lookup
         ),
       ),
     );
-    // Two batches wait for the lock; the other events queue behind them. Once the queue is still
-    // for half a second every request has arrived.
-    await untilSteady(() => metric(gw, 'onetrip_audit_pending_events'), (v) => v >= 50, 500);
+    // Two batches wait for the lock; the other events queue behind them (how many land in each
+    // depends on how the requests bunch up). Once all 65 events wait, every request has arrived.
+    const waiting = async () => (await metric(gw, 'onetrip_audit_pending_events')) + (await metric(gw, 'onetrip_audit_committing_events'));
+    await untilSteady(waiting, (v) => v >= 65, 500, 30_000);
     gw.signal('SIGTERM');
     await untilRefused(gw.port);
     busy.send(httpRequest('GET', '/v1/catalog', token));
