@@ -1,19 +1,20 @@
-import { hkdfSync, randomBytes, randomUUID } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { AuditAction, AuditEvent, AuditEventInput } from '../audit/event.js';
+import { buildAuditEvent, type AuditFacts, type AuditScope, type DescribeSubject } from '../audit/build.js';
+import type { AuditAction, AuditEvent } from '../audit/event.js';
 import { Checkpointer, signCheckpoint } from '../audit/checkpoints.js';
 import { AuditWriter, type AuditSink } from '../audit/writer.js';
 import type { AppError } from '../errors.js';
 import { maskSubjectId, parseSubject, subjectHmac } from '../subjects/index.js';
 
-/** What a route knows about one audited action; the plugin adds who, when and the request id. */
-export type AuditFacts = Partial<Omit<AuditEventInput, 'id' | 'time' | 'requestId' | 'consumer' | 'clientId' | 'latencyMs'>> &
-  Pick<AuditEventInput, 'action' | 'outcome'> & {
-    /** Raw subject as sent; only its HMAC and masked form reach the event. */
-    subject?: { kind: string; id: string } | null;
-    id?: string;
-  };
+export type { AuditFacts } from '../audit/build.js';
+
+/** A caller outside Fastify (src/lookups/deps.ts `Caller`): its scope, and how to mark its request audited. */
+export interface AuditedCaller extends AuditScope {
+  /** Called once an event of this request is written, so that a refusal is not recorded twice. */
+  markAudited(): void;
+}
 
 export interface Audit {
   /**
@@ -22,9 +23,9 @@ export interface Audit {
    */
   writer: AuditSink;
   /** Writes one event and resolves once it is committed. */
-  record(request: FastifyRequest, facts: AuditFacts): Promise<AuditEvent>;
+  record(request: FastifyRequest | AuditedCaller, facts: AuditFacts): Promise<AuditEvent>;
   /** Keyed HMAC and masked form of a subject (masked is null when the id is not valid). */
-  describeSubject(subject: { kind: string; id: string }): { kind: 'person' | 'enterprise' | null; hmac: string; masked: string | null };
+  describeSubject: DescribeSubject;
   /** A 32-byte key derived (HKDF-SHA256) from the audit HMAC key for one named use, e.g. sealing ids. */
   deriveKey(purpose: string): Buffer;
 }
@@ -65,31 +66,15 @@ async function auditPlugin(app: FastifyInstance) {
   };
 
   const record: Audit['record'] = async (request, facts) => {
-    request.auditRecorded = true;
-    const subject = facts.subject ? describeSubject(facts.subject) : null;
-    const input: AuditEventInput = {
-      id: facts.id ?? randomUUID(),
-      time: new Date().toISOString(),
-      requestId: String(request.id),
-      consumer: request.principal?.dept ?? null,
-      clientId: request.principal?.clientId ?? null,
-      officer: facts.officer ?? null,
-      action: facts.action,
-      type: facts.type ?? null,
-      provider: facts.provider ?? null,
-      subjectKind: facts.subjectKind ?? subject?.kind ?? null,
-      subjectHmac: facts.subjectHmac ?? subject?.hmac ?? null,
-      subjectMasked: facts.subjectMasked ?? subject?.masked ?? null,
-      purpose: facts.purpose ?? null,
-      caseId: facts.caseId ?? null,
-      fields: facts.fields ?? [],
-      outcome: facts.outcome,
-      errorCode: facts.errorCode ?? null,
-      latencyMs: Math.max(0, Math.round(performance.now() - request.startedAt)),
-      recordDigest: facts.recordDigest ?? null,
-      detail: facts.detail ?? null,
-      ...(facts.discloseAt ? { covert: true as const, discloseAt: facts.discloseAt } : {}),
-    };
+    let scope: AuditScope;
+    if ('markAudited' in request) {
+      request.markAudited();
+      scope = request;
+    } else {
+      request.auditRecorded = true;
+      scope = { requestId: String(request.id), principal: request.principal, startedAt: request.startedAt };
+    }
+    const input = buildAuditEvent(scope, facts, { describeSubject });
     return audit.writer.append(input);
   };
 
