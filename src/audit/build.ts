@@ -27,15 +27,16 @@ export type DescribeSubject = (subject: { kind: string; id: string }) => {
 /**
  * The one constructor of audit events: every event the gateway writes (a request's, a refusal's,
  * a rate-limit summary's) and the tests' synthetic ones are built here, so that no member is
- * forgotten and the raw subject id never reaches the input. `now` is the event's time.
+ * forgotten and the raw subject id never reaches the input. `now` is the event's time (default: now);
+ * `latencyMs` is measured from `scope.startedAt` unless given.
  */
 export function buildAuditEvent(
   scope: AuditScope,
   facts: AuditFacts,
-  options: { describeSubject?: DescribeSubject; now?: Date; nowMs?: number } = {},
+  options: { describeSubject?: DescribeSubject; now?: Date; latencyMs?: number } = {},
 ): AuditEventInput {
   const subject = facts.subject && options.describeSubject ? options.describeSubject(facts.subject) : null;
-  const latencyMs = scope.startedAt === null ? 0 : Math.max(0, Math.round((options.nowMs ?? performance.now()) - scope.startedAt));
+  const latencyMs = options.latencyMs ?? (scope.startedAt === null ? 0 : Math.max(0, Math.round(performance.now() - scope.startedAt)));
   return {
     id: facts.id ?? randomUUID(),
     time: (options.now ?? new Date()).toISOString(),

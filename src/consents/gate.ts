@@ -45,7 +45,11 @@ export interface GateRequest {
  * For a consent-required type: without `consentId`, records the request and throws ConsentPending;
  * with one, returns the consent once it is checked to be approved for exactly this request.
  */
-export async function consentGate(deps: Pick<LookupDeps, 'audit' | 'consents'>, caller: Caller, gate: GateRequest): Promise<Consent | null> {
+export async function consentGate(
+  deps: Pick<LookupDeps, 'audit' | 'consents'>,
+  caller: Caller,
+  gate: GateRequest,
+): Promise<Consent | null> {
   const required = gate.type.consent === 'required';
   if (!required) {
     if (gate.consentId !== undefined) throw problem('CONSENT_NOT_VALID', `type ${gate.type.type} needs no consent; leave out consentId`);

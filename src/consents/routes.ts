@@ -53,7 +53,7 @@ export default async function consentRoutes(app: FastifyInstance) {
     '/v1/portal/consents/search',
     {
       onRequest: portal,
-      config: { auditAction: 'consent.search' },
+      config: { audit: { action: 'consent.search', subject: 'subject' } },
       schema: { body: ref('PortalConsentSearchRequest'), response: { 200: ref('PortalConsentList'), ...problems(400, 401, 403, 422, 429, 503) } },
     },
     async (request) => {
@@ -72,7 +72,7 @@ export default async function consentRoutes(app: FastifyInstance) {
     '/v1/portal/consents/:consentId/decision',
     {
       onRequest: portal,
-      config: { auditAction: 'consent.decision' },
+      config: { audit: { action: 'consent.decision', subject: 'subject' } },
       schema: {
         params,
         body: ref('ConsentDecisionRequest'),

@@ -48,5 +48,7 @@ export interface LookupDeps {
   /** VERIFY_BUDGET_PER_DAY and the verifications under way on this replica (src/lookups/verify.ts). */
   verifyBudget: { db: DB; perDay: number; inFlight: Map<string, number> };
   /** Told about every answered case (src/reports/metrics.ts `CaseMetrics`). */
-  metrics: { recordCase(consumer: string, answer: { procedure: string; materials: ReadonlyArray<{ status: string; reason?: string }> }): void };
+  metrics: {
+    recordCase(consumer: string, answer: { procedure: string; materials: ReadonlyArray<{ status: string; reason?: string }> }): void;
+  };
 }

@@ -15,7 +15,7 @@ export default async function lookupRoutes(app: FastifyInstance) {
     '/v1/lookups',
     {
       onRequest: consumer,
-      config: { auditAction: 'lookup' },
+      config: { audit: { action: 'lookup', subject: 'subject', type: 'type', purpose: 'purpose', caseId: 'caseId', officer: 'officer' } },
       schema: {
         body: ref('LookupRequest'),
         response: { 200: ref('LookupResponse'), 202: ref('ConsentPending'), ...problems(400, 401, 403, 404, 422, 429, 502, 503, 504) },
@@ -29,7 +29,7 @@ export default async function lookupRoutes(app: FastifyInstance) {
     {
       onRequest: consumer,
       // Request-level refusals (token, body, subject id) are audited under the items' action.
-      config: { auditAction: 'batch.item' },
+      config: { audit: { action: 'batch.item', subject: 'subject', purpose: 'purpose', caseId: 'caseId', officer: 'officer' } },
       schema: {
         body: ref('BatchRequest'),
         response: { 200: ref('BatchResponse'), ...problems(400, 401, 403, 422, 429, 503) },
@@ -42,7 +42,9 @@ export default async function lookupRoutes(app: FastifyInstance) {
     '/v1/verifications',
     {
       onRequest: consumer,
-      config: { auditAction: 'verification' },
+      config: {
+        audit: { action: 'verification', subject: 'subject', type: 'type', purpose: 'purpose', caseId: 'caseId', officer: 'officer' },
+      },
       schema: {
         body: ref('VerificationRequest'),
         response: { 200: ref('VerificationResponse'), ...problems(400, 401, 403, 404, 422, 429, 502, 503, 504) },
@@ -64,7 +66,7 @@ export default async function lookupRoutes(app: FastifyInstance) {
     '/v1/cases',
     {
       onRequest: consumer,
-      config: { auditAction: 'case.material' },
+      config: { audit: { action: 'case.material', subject: 'applicant', purpose: 'procedure', caseId: 'caseId', officer: 'officer' } },
       schema: {
         body: ref('CaseRequest'),
         response: { 201: ref('CaseResponse'), ...problems(400, 401, 403, 404, 422, 429, 503) },

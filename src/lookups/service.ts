@@ -33,7 +33,9 @@ export function createLookups(deps: LookupDeps): Lookups {
         return { status: 200, body: await fetchOne(deps, caller, snapshot, body, 'lookup') };
       } catch (err) {
         // A consent-required type: nothing released until the subject approves (issue 15).
-        if (err instanceof ConsentPending) return { status: 202, body: { consentId: err.consentId, status: err.status, expiresAt: err.expiresAt } };
+        if (err instanceof ConsentPending) {
+          return { status: 202, body: { consentId: err.consentId, status: err.status, expiresAt: err.expiresAt } };
+        }
         throw err;
       }
     },
@@ -45,7 +47,8 @@ export function createLookups(deps: LookupDeps): Lookups {
     },
     async procedures() {
       const snapshot = await deps.registry.get();
-      return { status: 200, body: { procedures: [...snapshot.procedures.values()].map((p) => ({ code: p.code, title: p.title, materials: p.materials })) } };
+      const procedures = [...snapshot.procedures.values()].map((p) => ({ code: p.code, title: p.title, materials: p.materials }));
+      return { status: 200, body: { procedures } };
     },
     async runCase(caller, body) {
       const answer = await runCase(deps, caller, await deps.registry.get(), body);

@@ -74,7 +74,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     '/v1/portal/objections',
     {
       onRequest: portal,
-      config: { auditAction: 'objection.file' },
+      config: { audit: { action: 'objection.file', subject: 'subject', type: 'type' } },
       schema: { body: ref('ObjectionCreate'), response: { 201: ref('ObjectionCreated'), ...problems(400, 401, 403, 404, 422, 429, 503) } },
     },
     async (request, reply) => {
@@ -127,7 +127,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     '/v1/portal/objections/search',
     {
       onRequest: portal,
-      config: { auditAction: 'objection.search' },
+      config: { audit: { action: 'objection.search', subject: 'subject' } },
       schema: { body: ref('ObjectionSearchRequest'), response: { 200: ref('ObjectionSearchResponse'), ...problems(400, 401, 403, 422, 429, 503) } },
     },
     async (request) => {
@@ -150,7 +150,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     '/v1/objections',
     {
       onRequest: provider,
-      config: { auditAction: 'objection.list' },
+      config: { audit: { action: 'objection.list' } },
       schema: {
         querystring: {
           type: 'object',
@@ -177,7 +177,7 @@ export default async function objectionRoutes(app: FastifyInstance) {
     '/v1/objections/:objectionId/resolution',
     {
       onRequest: provider,
-      config: { auditAction: 'objection.resolve' },
+      config: { audit: { action: 'objection.resolve' } },
       schema: {
         params: pathParams(app, { objectionId: 'ObjectionId' }),
         body: ref('ObjectionResolution'),

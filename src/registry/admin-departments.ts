@@ -27,7 +27,7 @@ export default async function adminDepartmentRoutes(app: FastifyInstance) {
   app.put<{ Params: { code: string }; Body: { name: { zh: string; en: string } } }>(
     '/v1/admin/departments/:code',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change' } },
       schema: {
         params: code,
         body: ref('DepartmentPut'),
@@ -47,7 +47,7 @@ export default async function adminDepartmentRoutes(app: FastifyInstance) {
   app.post<{ Params: { code: string }; Body: { roles: Role[] } }>(
     '/v1/admin/departments/:code/clients',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change' } },
       schema: {
         params: code,
         body: ref('ClientCreate'),
@@ -68,7 +68,7 @@ export default async function adminDepartmentRoutes(app: FastifyInstance) {
   app.delete<{ Params: { clientId: string } }>(
     '/v1/admin/clients/:clientId',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change' } },
       schema: { params: pathParams(app, { clientId: 'ClientId' }), response: problems(400, 401, 403, 404, 429, 503) },
     },
     async (request, reply) => {

@@ -33,7 +33,7 @@ export default async function adminGrantRoutes(app: FastifyInstance) {
   app.put<{ Params: { grantId: string }; Body: GrantBody }>(
     '/v1/admin/grants/:grantId',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change', type: 'type' } },
       schema: {
         params: grantParams,
         body: ref('GrantPut'),
@@ -71,7 +71,7 @@ export default async function adminGrantRoutes(app: FastifyInstance) {
 
   app.delete<{ Params: { grantId: string } }>(
     '/v1/admin/grants/:grantId',
-    { config: { auditAction: 'admin.change' }, schema: { params: grantParams, response: problems(400, 401, 403, 404, 429, 503) } },
+    { config: { audit: { action: 'admin.change' } }, schema: { params: grantParams, response: problems(400, 401, 403, 404, 429, 503) } },
     async (request, reply) => {
       const key = request.params.grantId;
       const grant = await findGrant(app.db, key);
@@ -90,7 +90,7 @@ export default async function adminGrantRoutes(app: FastifyInstance) {
   app.put<{ Params: { code: string }; Body: Omit<Procedure, 'code'> }>(
     '/v1/admin/procedures/:code',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change' } },
       schema: {
         params: pathParams(app, { code: 'ProcedureCode' }),
         body: ref('ProcedurePut'),

@@ -27,7 +27,7 @@ export default async function adminTypeRoutes(app: FastifyInstance) {
   app.put<{ Params: { type: string }; Body: Omit<TypeDef, 'type'> }>(
     '/v1/admin/types/:type',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change' } },
       schema: {
         params,
         body: ref('TypeDefinitionPut'),
