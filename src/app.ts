@@ -28,6 +28,7 @@ import reportRoutes from './reports/routes.js';
 import catalogRoutes from './registry/catalog-routes.js';
 import consentRoutes from './consents/routes.js';
 import consentsPlugin from './plugins/consents.js';
+import lookupsPlugin from './plugins/lookups.js';
 import consoleRoutes from './console/plugin.js';
 import { CompactRequestLog, loggerOptions } from './logging.js';
 import { problem } from './errors.js';
@@ -140,6 +141,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(unauthLimitPlugin);
   await app.register(metricsPlugin);
   await app.register(consentsPlugin);
+  await app.register(lookupsPlugin);
   if (options.beforeRoutes) await options.beforeRoutes(app);
 
   await app.register(opsRoutes);

@@ -1,3 +1,5 @@
+import { isDatabaseUnavailable } from './db/unavailable.js';
+
 /**
  * Every client-visible error code with its HTTP status (ARCHITECTURE.md, "Errors").
  * Nothing else decides a status: routes throw `problem(code, detail)` and the error
@@ -70,4 +72,17 @@ export function problemBody(err: AppError, requestId: string): ProblemBody {
     code: err.code,
     requestId,
   };
+}
+
+/**
+ * Any failure as an AppError, outside Fastify: an AppError as it is, a lost database as NOT_READY
+ * (503, retried by the caller), anything else as INTERNAL_ERROR with its cause kept for the log.
+ * src/plugins/errors.ts adds what Fastify's own errors (validation, body parsing, JWT) mean.
+ */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (isDatabaseUnavailable(err)) {
+    return problem('NOT_READY', 'the gateway cannot reach its database just now; retry shortly', { cause: err });
+  }
+  return problem('INTERNAL_ERROR', 'an internal error occurred; it has been logged with the request id', { cause: err });
 }

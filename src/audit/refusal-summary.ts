@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { buildAuditEvent } from './build.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
 
 /** Where summary events go: the audit writer (its `append` resolves once the event is committed). */
@@ -76,28 +76,16 @@ export class RefusalSummary {
   }
 
   private write(address: string, entry: Entry, now: number): void {
-    const input: AuditEventInput = {
-      id: randomUUID(),
-      time: new Date(now).toISOString(),
-      requestId: entry.requestId,
-      consumer: null,
-      clientId: null,
-      officer: null,
-      action: 'rate.limited',
-      type: null,
-      provider: null,
-      subjectKind: null,
-      subjectHmac: null,
-      subjectMasked: null,
-      purpose: null,
-      caseId: null,
-      fields: [],
-      outcome: 'denied',
-      errorCode: 'RATE_LIMITED',
-      latencyMs: 0,
-      recordDigest: null,
-      detail: { scope: 'unauthenticated', address, refused: entry.refused, since: entry.since },
-    };
+    const input = buildAuditEvent(
+      { requestId: entry.requestId, principal: null, startedAt: null },
+      {
+        action: 'rate.limited',
+        outcome: 'denied',
+        errorCode: 'RATE_LIMITED',
+        detail: { scope: 'unauthenticated', address, refused: entry.refused, since: entry.since },
+      },
+      { now: new Date(now) },
+    );
     entry.refused = 0;
     entry.lastWrittenAt = now;
     const done = this.options

@@ -48,7 +48,9 @@ export default async function auditRoutes(app: ContractApp) {
     '/v1/audit/search',
     {
       onRequest: auditor,
-      config: { auditAction: 'audit.search' },
+      config: {
+        audit: { action: 'audit.search', subject: 'subject', type: 'type', purpose: 'purpose', caseId: 'caseId', officer: 'officer' },
+      },
       schema: { body: ref('AuditSearchRequest'), response: { 200: ref('AuditSearchResponse'), ...problems(400, 401, 403, 429, 503) } },
     },
     async (request) => {
@@ -68,7 +70,9 @@ export default async function auditRoutes(app: ContractApp) {
     '/v1/audit/export',
     {
       onRequest: auditor,
-      config: { auditAction: 'audit.export' },
+      config: {
+        audit: { action: 'audit.export', subject: 'subject', type: 'type', purpose: 'purpose', caseId: 'caseId', officer: 'officer' },
+      },
       schema: {
         body: ref('AuditExportRequest'),
         response: {
@@ -134,7 +138,7 @@ export default async function auditRoutes(app: ContractApp) {
     '/v1/audit/subject-accesses',
     {
       onRequest: auditorOrPortal,
-      config: { auditAction: 'audit.subject-accesses' },
+      config: { audit: { action: 'audit.subject-accesses', subject: 'subject' } },
       schema: { body: ref('SubjectAccessesRequest'), response: { 200: ref('SubjectAccessesResponse'), ...problems(400, 401, 403, 422, 429, 503) } },
     },
     async (request) => {

@@ -83,7 +83,7 @@ export default async function authRoutes(app: FastifyInstance) {
   app.post<{ Body: TokenBody }>(
     TOKEN_PATH,
     {
-      config: { auditAction: 'token.issue', rateLimit: tokenQuota, oauthErrors: true },
+      config: { audit: { action: 'token.issue', clientId: 'client_id' }, rateLimit: tokenQuota, oauthErrors: true },
       schema: {
         body: ref('TokenRequest'),
         response: { 200: ref('TokenResponse'), 400: ref('TokenError'), 401: ref('TokenError'), 429: ref('TokenError'), 503: ref('TokenError') },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { problem } from '../errors.js';
+import type { Caller, LookupDeps } from '../lookups/deps.js';
 import type { TypeDef } from '../registry/model.js';
 import type { Subject } from '../subjects/index.js';
 import { expiresAt, unusableBecause, type Consent } from './model.js';
@@ -45,7 +45,11 @@ export interface GateRequest {
  * For a consent-required type: without `consentId`, records the request and throws ConsentPending;
  * with one, returns the consent once it is checked to be approved for exactly this request.
  */
-export async function consentGate(app: FastifyInstance, request: FastifyRequest, gate: GateRequest): Promise<Consent | null> {
+export async function consentGate(
+  deps: Pick<LookupDeps, 'audit' | 'consents'>,
+  caller: Caller,
+  gate: GateRequest,
+): Promise<Consent | null> {
   const required = gate.type.consent === 'required';
   if (!required) {
     if (gate.consentId !== undefined) throw problem('CONSENT_NOT_VALID', `type ${gate.type.type} needs no consent; leave out consentId`);
@@ -54,12 +58,12 @@ export async function consentGate(app: FastifyInstance, request: FastifyRequest,
   // A yes/no answer about the data is still about the data: only a released lookup can carry a consent.
   if (gate.action === 'verification') throw problem('CONSENT_NOT_VALID', `type ${gate.type.type} needs the subject's consent: use POST /v1/lookups`);
 
-  const principal = request.principal!;
-  const now = app.consents.now();
-  const subject = app.audit.describeSubject(gate.subject);
-  if (gate.consentId === undefined) return requestConsent(app, request, gate, now, subject);
+  const { principal } = caller;
+  const now = deps.consents.settings.now();
+  const subject = deps.audit.describeSubject(gate.subject);
+  if (gate.consentId === undefined) return requestConsent(deps, caller, gate, now, subject);
 
-  const consent = await findConsent(app.db, gate.consentId);
+  const consent = await findConsent(deps.consents.db, gate.consentId);
   if (!consent) throw problem('CONSENT_NOT_VALID', 'no such consent');
   const why = unusableBecause(
     consent,
@@ -71,20 +75,20 @@ export async function consentGate(app: FastifyInstance, request: FastifyRequest,
 }
 
 async function requestConsent(
-  app: FastifyInstance,
-  request: FastifyRequest,
+  deps: Pick<LookupDeps, 'audit' | 'consents'>,
+  caller: Caller,
   gate: GateRequest,
   now: Date,
   subject: { hmac: string; masked: string | null },
 ): Promise<never> {
-  const principal = request.principal!;
+  const { principal } = caller;
   const consentId = randomUUID();
-  const until = expiresAt(now, app.consents.ttlHours).toISOString();
+  const until = expiresAt(now, deps.consents.settings.ttlHours).toISOString();
   // A case material keeps its own action, so that every material of a case has its `case.material`
   // event (the once-only report counts them); it is not released, hence `denied`, with its reason.
   const asMaterial = gate.action === 'case.material';
   // The event first, as for admin changes: no consent exists without its event.
-  await app.audit.record(request, {
+  await deps.audit.record(caller, {
     id: gate.eventId,
     action: asMaterial ? 'case.material' : 'consent.request',
     outcome: asMaterial ? 'denied' : 'ok',
@@ -97,7 +101,7 @@ async function requestConsent(
     fields: gate.fields,
     detail: { consentId, expiresAt: until, via: gate.action, reason: 'awaiting_consent' },
   });
-  await insertConsent(app.db, {
+  await insertConsent(deps.consents.db, {
     consentId,
     consumer: principal.department,
     clientId: principal.clientId,
@@ -119,7 +123,7 @@ async function requestConsent(
  * Marks the checked consent used, after the provider answered and before the record is released.
  * Of concurrent repeats exactly one gets here first; the others are refused and release nothing.
  */
-export async function useConsent(app: FastifyInstance, consent: Consent): Promise<void> {
-  const claimed = await claimConsent(app.db, consent.consentId, app.consents.now());
+export async function useConsent(deps: Pick<LookupDeps, 'consents'>, consent: Consent): Promise<void> {
+  const claimed = await claimConsent(deps.consents.db, consent.consentId, deps.consents.settings.now());
   if (!claimed) throw problem('CONSENT_NOT_VALID', 'the consent has already been used (or lapsed meanwhile)');
 }

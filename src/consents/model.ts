@@ -90,3 +90,14 @@ export function viewOf(consent: Consent, now: Date): ConsentView {
   if (consent.decidedAt !== null) view.decidedAt = consent.decidedAt;
   return view;
 }
+
+/** What the consent flow needs from the app (issue 15): its time-to-live and its clock. */
+export interface ConsentSettings {
+  /** CONSENT_TTL_HOURS: how long a request waits for the subject, and an approval for its use. */
+  ttlHours: number;
+  /**
+   * The clock every consent decision reads (expiry, decision and use times). Replaceable, like
+   * `audit.writer`: tests move it forward to see a consent expire.
+   */
+  now: () => Date;
+}

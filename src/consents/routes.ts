@@ -45,7 +45,7 @@ export default async function consentRoutes(app: ContractApp) {
     '/v1/portal/consents/search',
     {
       onRequest: portal,
-      config: { auditAction: 'consent.search' },
+      config: { audit: { action: 'consent.search', subject: 'subject' } },
       schema: { body: ref('PortalConsentSearchRequest'), response: { 200: ref('PortalConsentList'), ...problems(400, 401, 403, 422, 429, 503) } },
     },
     async (request) => {
@@ -64,7 +64,7 @@ export default async function consentRoutes(app: ContractApp) {
     '/v1/portal/consents/:consentId/decision',
     {
       onRequest: portal,
-      config: { auditAction: 'consent.decision' },
+      config: { audit: { action: 'consent.decision', subject: 'subject' } },
       schema: {
         params,
         body: ref('ConsentDecisionRequest'),

@@ -1,9 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConsentPending } from '../consents/gate.js';
 import type { AppError, ProblemBody } from '../errors.js';
 import { problem, problemBody } from '../errors.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject, type Subject } from '../subjects/index.js';
+import type { Caller, LookupDeps } from './deps.js';
 import { fetchOne, type Fetched, type FetchItem } from './flow.js';
 
 export interface BatchRequest {
@@ -28,15 +28,15 @@ export type Settled = { ok: true; fetched: Fetched } | { ok: false; error: AppEr
  * the caller releases nothing at all (gateway.yaml: "then no record at all is released").
  */
 export async function fetchAll(
-  app: FastifyInstance,
-  request: FastifyRequest,
+  deps: LookupDeps,
+  caller: Caller,
   snapshot: RegistrySnapshot,
   items: readonly FetchItem[],
   action: 'batch.item' | 'case.material',
 ): Promise<Settled[]> {
   const settled = await Promise.all(
     items.map((item) =>
-      fetchOne(app, request, snapshot, item, action).then(
+      fetchOne(deps, caller, snapshot, item, action).then(
         (fetched): Settled => ({ ok: true, fetched }),
         // fetchOne rejects with an AppError (it converts whatever it caught), or asks for consent.
         (error: AppError | ConsentPending): Settled => (error instanceof ConsentPending ? { ok: false, pending: error } : { ok: false, error }),
@@ -58,7 +58,7 @@ export function assertValidSubject(subject: { kind: string; id: string }): Subje
   return parsed.subject;
 }
 
-export async function runBatch(app: FastifyInstance, request: FastifyRequest, snapshot: RegistrySnapshot, body: BatchRequest) {
+export async function runBatch(deps: LookupDeps, caller: Caller, snapshot: RegistrySnapshot, body: BatchRequest) {
   assertValidSubject(body.subject);
   const items: FetchItem[] = body.items.map((i) => ({
     type: i.type,
@@ -69,8 +69,8 @@ export async function runBatch(app: FastifyInstance, request: FastifyRequest, sn
     fields: i.fields,
     consentId: i.consentId,
   }));
-  const settled = await fetchAll(app, request, snapshot, items, 'batch.item');
-  const requestId = String(request.id);
+  const settled = await fetchAll(deps, caller, snapshot, items, 'batch.item');
+  const { requestId } = caller;
   const results = settled.map((s, k): BatchResult => {
     const type = body.items[k]!.type;
     if (s.ok) {

@@ -1,9 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppError, ErrorCode, ProblemBody } from '../errors.js';
 import { problem, problemBody } from '../errors.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { maskSubjectId } from '../subjects/index.js';
 import { assertValidSubject, fetchAll } from './batch.js';
+import type { Caller, LookupDeps } from './deps.js';
 import type { FetchItem } from './flow.js';
 
 export interface CaseRequest {
@@ -44,7 +44,7 @@ export function reasonFor(error: AppError, sharing: string | undefined): ToSubmi
  * The "one trip": every material of the procedure fetched in parallel for the applicant, with
  * the procedure code as the purpose. One `case.material` event per material.
  */
-export async function runCase(app: FastifyInstance, request: FastifyRequest, snapshot: RegistrySnapshot, body: CaseRequest) {
+export async function runCase(deps: LookupDeps, caller: Caller, snapshot: RegistrySnapshot, body: CaseRequest) {
   const procedure = snapshot.procedures.get(body.procedure);
   if (!procedure) throw problem('UNKNOWN_PROCEDURE', `procedure ${body.procedure} is not registered`);
   const applicant = assertValidSubject(body.applicant);
@@ -58,8 +58,8 @@ export async function runCase(app: FastifyInstance, request: FastifyRequest, sna
     // The reason is recorded in the event, so reports read it back instead of re-deriving it.
     failureDetail: (error) => ({ reason: reasonFor(error, snapshot.types.get(type)?.sharing) }),
   }));
-  const settled = await fetchAll(app, request, snapshot, items, 'case.material');
-  const requestId = String(request.id);
+  const settled = await fetchAll(deps, caller, snapshot, items, 'case.material');
+  const { requestId } = caller;
   const materials = settled.map((s, k): CaseMaterial => {
     const type = procedure.materials[k]!;
     if (s.ok) return { type, status: 'fetched', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof, disputed: s.fetched.disputed };

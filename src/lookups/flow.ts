@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditAction, AuditOutcome } from '../audit/event.js';
 import { ConsentPending, consentGate, useConsent } from '../consents/gate.js';
 import type { AppError } from '../errors.js';
-import { problem } from '../errors.js';
-import { toAppError } from '../plugins/errors.js';
+import { problem, toAppError } from '../errors.js';
 import { decideAccess } from '../policy/access.js';
 import { discloseAtFor } from '../policy/covert.js';
 import { minimiseRecord } from '../policy/minimise.js';
@@ -12,6 +10,7 @@ import type { ProviderAnswer } from '../adapters/types.js';
 import type { TypeDef } from '../registry/model.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { maskSubjectId, parseSubject, type Subject } from '../subjects/index.js';
+import type { Caller, LookupDeps } from './deps.js';
 import { digestOf, signProof } from './proof.js';
 
 /** One thing to fetch for a case: the same for a lookup, a batch item and a case material. */
@@ -80,8 +79,8 @@ function outcomeOf(err: AppError): AuditOutcome {
  * recorded here and rethrown as an AppError.
  */
 export async function auditedItem<T>(
-  app: FastifyInstance,
-  request: FastifyRequest,
+  deps: Pick<LookupDeps, 'audit'>,
+  caller: Caller,
   item: FetchItem,
   action: AuditAction,
   run: (ctx: ItemContext) => Promise<T>,
@@ -92,12 +91,12 @@ export async function auditedItem<T>(
   } catch (err) {
     // A request for consent is not a failure: its event is written, the caller answers it.
     if (err instanceof ConsentPending) throw err;
-    const appError = toAppError(err as Error);
+    const appError = toAppError(err);
     // An audit failure is already the answer; anything else is recorded as this item's outcome.
     if (appError.code !== 'AUDIT_UNAVAILABLE') {
-      if (appError.status >= 500) request.log.warn({ err: appError.cause ?? appError, code: appError.code, type: item.type }, appError.message);
+      if (appError.status >= 500) caller.log.warn({ err: appError.cause ?? appError, code: appError.code, type: item.type }, appError.message);
       const detail = item.failureDetail ? { ...ctx.detail, ...item.failureDetail(appError) } : ctx.detail;
-      await app.audit.record(request, { ...eventBase(ctx), outcome: outcomeOf(appError), errorCode: appError.code, detail });
+      await deps.audit.record(caller, { ...eventBase(ctx), outcome: outcomeOf(appError), errorCode: appError.code, detail });
     }
     throw appError;
   }
@@ -126,15 +125,15 @@ export function eventBase(ctx: ItemContext) {
  * runs once the policy allowed the request, before the provider is asked anything.
  */
 export async function resolveAndCall(
-  app: FastifyInstance,
-  request: FastifyRequest,
+  deps: LookupDeps,
+  caller: Caller,
   snapshot: RegistrySnapshot,
   ctx: ItemContext,
   mode: 'data' | 'verify',
   beforeCall?: (type: TypeDef) => void | Promise<void>,
 ): Promise<Resolved> {
   const { item } = ctx;
-  const principal = request.principal!;
+  const { principal } = caller;
   const type = snapshot.types.get(item.type);
   if (!type) throw problem('UNKNOWN_TYPE', `type ${item.type} is not in the catalogue`);
   ctx.provider = type.provider;
@@ -151,9 +150,9 @@ export async function resolveAndCall(
     now: new Date(),
   });
   if (!decision.allowed) throw problem(decision.code, decision.detail);
-  ctx.discloseAt = discloseAtFor(snapshot.grantsFor(principal.department, type.type), decision.grantIds, app.clock());
+  ctx.discloseAt = discloseAtFor(snapshot.grantsFor(principal.department, type.type), decision.grantIds, deps.clock());
   await beforeCall?.(type);
-  const consent = await consentGate(app, request, {
+  const consent = await consentGate(deps, caller, {
     eventId: ctx.lookupId,
     action: mode === 'verify' ? 'verification' : ctx.action === 'batch.item' || ctx.action === 'case.material' ? ctx.action : 'lookup',
     type,
@@ -165,7 +164,7 @@ export async function resolveAndCall(
     consentId: item.consentId,
   });
 
-  const { adapter, timeoutMs } = app.adapters.resolve(type.adapter);
+  const { adapter, timeoutMs } = deps.adapters.resolve(type.adapter);
   // The schema check runs inside the adapter when it can (so its breaker counts an answer outside
   // the schema as a failure, issue 9), and here otherwise.
   let checked = false;
@@ -182,7 +181,7 @@ export async function resolveAndCall(
     }
   };
   const answer = await adapter.call(
-    { type: type.type, subject: parsed.subject, fields: decision.fields, purpose: item.purpose, caseId: item.caseId, requestId: String(request.id) },
+    { type: type.type, subject: parsed.subject, fields: decision.fields, purpose: item.purpose, caseId: item.caseId, requestId: caller.requestId },
     { provider: type.provider, timeoutMs, check },
   );
   if (!checked) check(answer);
@@ -191,7 +190,7 @@ export async function resolveAndCall(
   const maskedSubject = { kind: parsed.subject.kind, id: maskSubjectId(parsed.subject) };
   const resolved: Resolved = { type, subject: parsed.subject, maskedSubject, fields: decision.fields, record: answer.record, answeredAt };
   if (consent) {
-    await useConsent(app, consent);
+    await useConsent(deps, consent);
     resolved.consentId = consent.consentId;
     ctx.detail = { ...ctx.detail, consentId: consent.consentId };
   }
@@ -203,18 +202,18 @@ export async function resolveAndCall(
  * writes one event under `action`; data is returned only once its event is durable.
  */
 export async function fetchOne(
-  app: FastifyInstance,
-  request: FastifyRequest,
+  deps: LookupDeps,
+  caller: Caller,
   snapshot: RegistrySnapshot,
   item: FetchItem,
   action: AuditAction,
 ): Promise<Fetched> {
-  return auditedItem(app, request, item, action, async (ctx) => {
+  return auditedItem(deps, caller, item, action, async (ctx) => {
     // Whether an objection is open is asked while the provider answers (it costs a query only for a
     // type with open objections); a provider failure leaves its answer unread.
     let disputedCheck: Promise<boolean> = Promise.resolve(false);
-    const resolved = await resolveAndCall(app, request, snapshot, ctx, 'data', (t) => {
-      disputedCheck = app.objections.disputes.isDisputed(t.type, () => app.audit.describeSubject(item.subject).hmac);
+    const resolved = await resolveAndCall(deps, caller, snapshot, ctx, 'data', (t) => {
+      disputedCheck = deps.disputes.isDisputed(t.type, () => deps.audit.describeSubject(item.subject).hmac);
       disputedCheck.catch(() => undefined);
     });
     const { type, maskedSubject: subject, answeredAt: fetchedAt } = resolved;
@@ -222,8 +221,8 @@ export async function fetchOne(
     const digest = digestOf(record);
     const disputed = await disputedCheck;
 
-    await app.audit.record(request, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
-    const proof = signProof(app.keyring.current, app.issuer, {
+    await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
+    const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
       lookupId: ctx.lookupId,
       type: type.type,
       provider: type.provider,

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { problem } from '../errors.js';
 import { countAnsweredVerifications } from '../audit/budget.js';
 import { checkClaimAgainstSchema, checkClaimOrderable, checkClaimShape, evaluateClaim, fieldSchemaOf, type Claim } from '../policy/claims.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
+import type { Caller, LookupDeps } from './deps.js';
 import { auditedItem, eventBase, resolveAndCall } from './flow.js';
 import { digestOf, signProof } from './proof.js';
 
@@ -32,8 +32,8 @@ export interface VerificationAnswer {
  * never the compared value nor the result, which could be personal data themselves.
  */
 export async function verifyClaim(
-  app: FastifyInstance,
-  request: FastifyRequest,
+  deps: LookupDeps,
+  caller: Caller,
   snapshot: RegistrySnapshot,
   body: VerificationRequest,
 ): Promise<VerificationAnswer> {
@@ -41,27 +41,27 @@ export async function verifyClaim(
   const item = { type: body.type, subject: body.subject, purpose: body.purpose, caseId: body.caseId, officer: body.officer, fields: [claim.field] };
   let releaseBudget = () => {};
   try {
-    return await auditedItem(app, request, item, 'verification', async (ctx) => {
+    return await auditedItem(deps, caller, item, 'verification', async (ctx) => {
       ctx.detail = { claimField: claim.field, op: claim.op };
       const shape = checkClaimShape(claim);
       if (!shape.ok) throw problem('VALIDATION_FAILED', shape.reason);
 
-      const resolved = await resolveAndCall(app, request, snapshot, ctx, 'verify', async (type) => {
+      const resolved = await resolveAndCall(deps, caller, snapshot, ctx, 'verify', async (type) => {
         const fieldSchema = fieldSchemaOf(type, claim.field);
         const fits = checkClaimAgainstSchema(claim, fieldSchema);
         if (!fits.ok) throw problem('VALIDATION_FAILED', fits.reason);
         const orderable = checkClaimOrderable(claim, fieldSchema);
         if (!orderable.ok) throw problem('UNSUPPORTED_CLAIM', orderable.reason);
-        releaseBudget = await spendVerifyBudget(app, request.principal!.department, body.subject, type.type);
+        releaseBudget = await spendVerifyBudget(deps, caller.principal.department, body.subject, type.type);
     });
     const evaluated = evaluateClaim(resolved.type.kind, resolved.record, claim);
     if (!evaluated.ok) throw problem('VALIDATION_FAILED', evaluated.reason);
     const { result } = evaluated;
     const digest = digestOf({ claim, result });
 
-    await app.audit.record(request, { ...eventBase(ctx), outcome: 'ok', fields: [] });
+    await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: [] });
     const { type, maskedSubject: subject, answeredAt: verifiedAt } = resolved;
-    const proof = signProof(app.keyring.current, app.issuer, {
+    const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
       lookupId: ctx.lookupId,
       type: type.type,
       provider: type.provider,
@@ -87,12 +87,12 @@ export async function verifyClaim(
  * from the audit trail (src/audit/budget.ts); concurrent calls on one replica are counted while in
  * flight too. Beyond it: 429 RATE_LIMITED with Retry-After (seconds to the next UTC midnight).
  */
-async function spendVerifyBudget(app: FastifyInstance, consumer: string, subject: { kind: string; id: string }, type: string): Promise<() => void> {
+async function spendVerifyBudget(deps: Pick<LookupDeps, 'audit' | 'verifyBudget'>, consumer: string, subject: { kind: string; id: string }, type: string): Promise<() => void> {
   const now = new Date();
   const since = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  const subjectHmac = app.audit.describeSubject(subject).hmac;
+  const subjectHmac = deps.audit.describeSubject(subject).hmac;
   const key = `${consumer} ${subjectHmac} ${type} ${since.getTime()}`;
-  const inFlight = app.verifyBudgetInFlight;
+  const { inFlight, perDay } = deps.verifyBudget;
   inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
   let released = false;
   const release = () => {
@@ -103,11 +103,11 @@ async function spendVerifyBudget(app: FastifyInstance, consumer: string, subject
     else inFlight.set(key, left);
   };
   try {
-    const answered = await countAnsweredVerifications(app.db, { consumer, subjectHmac, type, since });
+    const answered = await countAnsweredVerifications(deps.verifyBudget.db, { consumer, subjectHmac, type, since });
     // This call is one of the in-flight ones; the others may still be answered.
-    if (answered + (inFlight.get(key) ?? 1) > app.config.verifyBudgetPerDay) {
+    if (answered + (inFlight.get(key) ?? 1) > perDay) {
       const retryAfter = Math.max(1, Math.ceil((since.getTime() + 86_400_000 - now.getTime()) / 1000));
-      throw problem('RATE_LIMITED', `at most ${app.config.verifyBudgetPerDay} verifications per day of this type about one subject`, {
+      throw problem('RATE_LIMITED', `at most ${perDay} verifications per day of this type about one subject`, {
         headers: { 'retry-after': String(retryAfter) },
       });
     }
@@ -116,11 +116,4 @@ async function spendVerifyBudget(app: FastifyInstance, consumer: string, subject
     throw err;
   }
   return release;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Verifications under way on this replica, per budget key (decorated by src/lookups/routes.ts). */
-    verifyBudgetInFlight: Map<string, number>;
-  }
 }

@@ -62,7 +62,7 @@ export default async function objectionRoutes(app: ContractApp) {
     '/v1/portal/objections',
     {
       onRequest: portal,
-      config: { auditAction: 'objection.file' },
+      config: { audit: { action: 'objection.file', subject: 'subject', type: 'type' } },
       schema: { body: ref('ObjectionCreate'), response: { 201: ref('ObjectionCreated'), ...problems(400, 401, 403, 404, 422, 429, 503) } },
     },
     async (request, reply) => {
@@ -115,7 +115,7 @@ export default async function objectionRoutes(app: ContractApp) {
     '/v1/portal/objections/search',
     {
       onRequest: portal,
-      config: { auditAction: 'objection.search' },
+      config: { audit: { action: 'objection.search', subject: 'subject' } },
       schema: { body: ref('ObjectionSearchRequest'), response: { 200: ref('ObjectionSearchResponse'), ...problems(400, 401, 403, 422, 429, 503) } },
     },
     async (request) => {
@@ -138,7 +138,7 @@ export default async function objectionRoutes(app: ContractApp) {
     '/v1/objections',
     {
       onRequest: provider,
-      config: { auditAction: 'objection.list' },
+      config: { audit: { action: 'objection.list' } },
       schema: {
         querystring: {
           type: 'object',
@@ -165,7 +165,7 @@ export default async function objectionRoutes(app: ContractApp) {
     '/v1/objections/:objectionId/resolution',
     {
       onRequest: provider,
-      config: { auditAction: 'objection.resolve' },
+      config: { audit: { action: 'objection.resolve' } },
       schema: {
         params: pathParams(app, { objectionId: 'ObjectionId' }),
         body: ref('ObjectionResolution'),

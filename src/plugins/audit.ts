@@ -1,19 +1,21 @@
-import { hkdfSync, randomBytes, randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { hkdfSync, randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import type { AuditAction, AuditEvent, AuditEventInput } from '../audit/event.js';
+import { buildAuditEvent, type AuditFacts, type AuditScope, type DescribeSubject } from '../audit/build.js';
+import type { AuditEvent } from '../audit/event.js';
+import { bodyPropertiesOf, checkAuditRoute, refusalFacts, type AuditRouteConfig } from '../audit/route-facts.js';
 import { Checkpointer, signCheckpoint } from '../audit/checkpoints.js';
 import { AuditWriter, type AuditSink } from '../audit/writer.js';
 import type { AppError } from '../errors.js';
 import { maskSubjectId, parseSubject, subjectHmac } from '../subjects/index.js';
 
-/** What a route knows about one audited action; the plugin adds who, when and the request id. */
-export type AuditFacts = Partial<Omit<AuditEventInput, 'id' | 'time' | 'requestId' | 'consumer' | 'clientId' | 'latencyMs'>> &
-  Pick<AuditEventInput, 'action' | 'outcome'> & {
-    /** Raw subject as sent; only its HMAC and masked form reach the event. */
-    subject?: { kind: string; id: string } | null;
-    id?: string;
-  };
+export type { AuditFacts } from '../audit/build.js';
+
+/** A caller outside Fastify (src/lookups/deps.ts `Caller`): its scope, and how to mark its request audited. */
+export interface AuditedCaller extends AuditScope {
+  /** Called once an event of this request is written, so that a refusal is not recorded twice. */
+  markAudited(): void;
+}
 
 export interface Audit {
   /**
@@ -22,9 +24,9 @@ export interface Audit {
    */
   writer: AuditSink;
   /** Writes one event and resolves once it is committed. */
-  record(request: FastifyRequest, facts: AuditFacts): Promise<AuditEvent>;
+  record(request: FastifyRequest | AuditedCaller, facts: AuditFacts): Promise<AuditEvent>;
   /** Keyed HMAC and masked form of a subject (masked is null when the id is not valid). */
-  describeSubject(subject: { kind: string; id: string }): { kind: 'person' | 'enterprise' | null; hmac: string; masked: string | null };
+  describeSubject: DescribeSubject;
   /** A 32-byte key derived (HKDF-SHA256) from the audit HMAC key for one named use, e.g. sealing ids. */
   deriveKey(purpose: string): Buffer;
 }
@@ -65,31 +67,15 @@ async function auditPlugin(app: FastifyInstance) {
   };
 
   const record: Audit['record'] = async (request, facts) => {
-    request.auditRecorded = true;
-    const subject = facts.subject ? describeSubject(facts.subject) : null;
-    const input: AuditEventInput = {
-      id: facts.id ?? randomUUID(),
-      time: new Date().toISOString(),
-      requestId: String(request.id),
-      consumer: request.principal?.department ?? null,
-      clientId: request.principal?.clientId ?? null,
-      officer: facts.officer ?? null,
-      action: facts.action,
-      type: facts.type ?? null,
-      provider: facts.provider ?? null,
-      subjectKind: facts.subjectKind ?? subject?.kind ?? null,
-      subjectHmac: facts.subjectHmac ?? subject?.hmac ?? null,
-      subjectMasked: facts.subjectMasked ?? subject?.masked ?? null,
-      purpose: facts.purpose ?? null,
-      caseId: facts.caseId ?? null,
-      fields: facts.fields ?? [],
-      outcome: facts.outcome,
-      errorCode: facts.errorCode ?? null,
-      latencyMs: Math.max(0, Math.round(performance.now() - request.startedAt)),
-      recordDigest: facts.recordDigest ?? null,
-      detail: facts.detail ?? null,
-      ...(facts.discloseAt ? { covert: true as const, discloseAt: facts.discloseAt } : {}),
-    };
+    let scope: AuditScope;
+    if ('markAudited' in request) {
+      request.markAudited();
+      scope = request;
+    } else {
+      request.auditRecorded = true;
+      scope = { requestId: String(request.id), principal: request.principal, startedAt: request.startedAt };
+    }
+    const input = buildAuditEvent(scope, facts, { describeSubject });
     return audit.writer.append(input);
   };
 
@@ -102,46 +88,21 @@ async function auditPlugin(app: FastifyInstance) {
     request.startedAt = performance.now();
   });
 
+  // Each route's audit facts are checked once, as it is added: a route that would record its
+  // refusals wrongly (or not at all) keeps the gateway from starting.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const where = `${String(route.method)} ${route.url}`;
+    checkAuditRoute(where, route.config, bodyPropertiesOf(route.schema?.body, app.openapi.components.schemas));
+  });
+
   // A refused request on an audited route still leaves its event (denials are accesses too).
   app.addProblemListener(async (request: FastifyRequest, err: AppError) => {
-    const action = request.routeOptions.config?.auditAction;
-    if (!action || request.auditRecorded) return;
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    const subject = pickSubject(body.subject ?? body.applicant);
-    await record(request, {
-      action,
-      outcome: err.code === 'RECORD_NOT_FOUND' ? 'not_found' : err.status < 500 ? 'denied' : 'error',
-      errorCode: err.code,
-      type: str(body.type, CODE),
-      purpose: str(body.purpose, CODE) ?? (action === 'case.material' ? str(body.procedure, CODE) : null),
-      caseId: str(body.caseId, CASE_ID),
-      officer: str(body.officer, CASE_ID),
-      subject,
-      detail: action === 'token.issue' ? { clientId: str(body.client_id, CLIENT_ID) } : null,
-    });
+    const declared = request.routeOptions.config?.audit;
+    if (!declared || request.auditRecorded) return;
+    await record(request, refusalFacts(declared, (request.body ?? {}) as Record<string, unknown>, err));
   });
 
   app.addHook('onClose', async () => audit.writer.close());
-}
-
-/**
- * A refused request's body is unvalidated: only members that fit their contract pattern are kept
- * (gateway.yaml), so free text — CR/LF, formula text, anything else — never reaches the trail or
- * the citizen's data tracker. A member that does not fit is recorded as null.
- */
-const CODE = /^(?=.{1,64}$)[a-z0-9]+(-[a-z0-9]+)*$/;
-/** caseId and officer: 1–64 of `A-Za-z0-9-_./:#` (ARCHITECTURE.md, "Purpose"). */
-export const CASE_ID = /^[A-Za-z0-9_./:#-]{1,64}$/;
-const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
-
-function str(v: unknown, pattern: RegExp): string | null {
-  return typeof v === 'string' && v.length <= 128 && pattern.test(v) ? v : null;
-}
-
-function pickSubject(v: unknown): { kind: string; id: string } | null {
-  if (!v || typeof v !== 'object') return null;
-  const { kind, id } = v as Record<string, unknown>;
-  return typeof kind === 'string' && typeof id === 'string' && id.length <= 64 ? { kind, id } : null;
 }
 
 declare module 'fastify' {
@@ -153,8 +114,8 @@ declare module 'fastify' {
     startedAt: number;
   }
   interface FastifyContextConfig {
-    /** Set on routes whose every outcome, refusals included, writes an audit event. */
-    auditAction?: AuditAction;
+    /** Set on routes whose every outcome, refusals included, writes an audit event: what a refusal records. */
+    audit?: AuditRouteConfig;
   }
 }
 

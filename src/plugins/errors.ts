@@ -1,8 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { sendOAuthProblem } from '../auth/oauth.js';
-import { AppError, problem, problemBody } from '../errors.js';
+import { AppError, problem, problemBody, toAppError as toDomainAppError } from '../errors.js';
 
 /**
  * Turns every failure into application/problem+json with a code from errors.ts. 5xx causes are
@@ -30,10 +29,7 @@ export function toAppError(err: FastifyError | AppError | Error): AppError {
     if (fe.statusCode === 404) return problem('NOT_FOUND', fe.message);
     return problem('VALIDATION_FAILED', fe.message || 'malformed request');
   }
-  if (isDatabaseUnavailable(err)) {
-    return problem('NOT_READY', 'the gateway cannot reach its database just now; retry shortly', { cause: err });
-  }
-  return problem('INTERNAL_ERROR', 'an internal error occurred; it has been logged with the request id', { cause: err });
+  return toDomainAppError(err);
 }
 
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, err: AppError) {

@@ -25,7 +25,7 @@ export default async function adminDepartmentRoutes(app: ContractApp) {
   app.put(
     '/v1/admin/departments/:code',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change' } },
       schema: {
         params: code,
         body: ref('DepartmentPut'),
@@ -45,7 +45,7 @@ export default async function adminDepartmentRoutes(app: ContractApp) {
   app.post(
     '/v1/admin/departments/:code/clients',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change' } },
       schema: {
         params: code,
         body: ref('ClientCreate'),
@@ -66,7 +66,7 @@ export default async function adminDepartmentRoutes(app: ContractApp) {
   app.delete(
     '/v1/admin/clients/:clientId',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change' } },
       schema: { params: pathParams(app, { clientId: 'ClientId' }), response: problems(400, 401, 403, 404, 429, 503) },
     },
     async (request, reply) => {

@@ -23,7 +23,7 @@ export default async function adminGrantRoutes(app: ContractApp) {
   app.put(
     '/v1/admin/grants/:grantId',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change', type: 'type' } },
       schema: {
         params: grantParams,
         body: ref('GrantPut'),
@@ -61,7 +61,7 @@ export default async function adminGrantRoutes(app: ContractApp) {
 
   app.delete(
     '/v1/admin/grants/:grantId',
-    { config: { auditAction: 'admin.change' }, schema: { params: grantParams, response: problems(400, 401, 403, 404, 429, 503) } },
+    { config: { audit: { action: 'admin.change' } }, schema: { params: grantParams, response: problems(400, 401, 403, 404, 429, 503) } },
     async (request, reply) => {
       const key = request.params.grantId;
       const grant = await findGrant(app.db, key);
@@ -80,7 +80,7 @@ export default async function adminGrantRoutes(app: ContractApp) {
   app.put(
     '/v1/admin/procedures/:code',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change' } },
       schema: {
         params: pathParams(app, { code: 'ProcedureCode' }),
         body: ref('ProcedurePut'),

@@ -5,7 +5,7 @@ import adminTypeRoutes from './admin-types.js';
 
 /**
  * The operator's registry API under `/v1/admin` (role `admin`). Every change is an `admin.change`
- * audit event naming the admin client, and every refusal of a change is one too (`auditAction`).
+ * audit event naming the admin client, and every refusal of a change is one too (`config.audit`).
  */
 export default async function adminRoutes(app: FastifyInstance) {
   // One hook for the whole encapsulated context: no admin route can be added without the role check.

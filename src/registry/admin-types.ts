@@ -26,7 +26,7 @@ export default async function adminTypeRoutes(app: ContractApp) {
   app.put(
     '/v1/admin/types/:type',
     {
-      config: { auditAction: 'admin.change' },
+      config: { audit: { action: 'admin.change' } },
       schema: {
         params,
         body: ref('TypeDefinitionPut'),

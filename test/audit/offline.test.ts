@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAuditEvent } from '../../src/audit/build.js';
 import { chainEvents, GENESIS_HASH } from '../../src/audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../../src/audit/event.js';
 import { ndjsonLine } from '../../src/audit/export.js';
@@ -14,12 +14,15 @@ import { testConfig } from '../helpers/app.js';
 const run = promisify(execFile);
 
 function inputAt(i: number): AuditEventInput {
-  return {
-    id: randomUUID(), time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), requestId: `req-${i}`, consumer: 'housing-fund',
-    clientId: 'housing-fund-window', officer: null, action: 'lookup', type: 'household-registration', provider: 'public-security',
-    subjectKind: 'person', subjectHmac: 'b'.repeat(64), subjectMasked: '110*************2X', purpose: 'housing-fund-withdrawal',
-    caseId: `HF-${i}`, fields: ['name'], outcome: 'ok', errorCode: null, latencyMs: i, recordDigest: null, detail: i === 2 ? { note: 'x' } : null,
-  };
+  return buildAuditEvent(
+    { requestId: `req-${i}`, principal: { department: 'housing-fund', clientId: 'housing-fund-window' }, startedAt: null },
+    {
+      action: 'lookup', outcome: 'ok', type: 'household-registration', provider: 'public-security', subjectKind: 'person',
+      subjectHmac: 'b'.repeat(64), subjectMasked: '110*************2X', purpose: 'housing-fund-withdrawal', caseId: `HF-${i}`,
+      fields: ['name'], detail: i === 2 ? { note: 'x' } : null,
+    },
+    { now: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), latencyMs: i },
+  );
 }
 
 describe('offline verification of NDJSON files', () => {

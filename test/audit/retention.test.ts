@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAuditEvent } from '../../src/audit/build.js';
 import { chainEvents } from '../../src/audit/chain.js';
 import type { AuditEventInput } from '../../src/audit/event.js';
 import { insertEvents, lockChainHead, readChainHead } from '../../src/audit/repository.js';
@@ -16,12 +16,14 @@ import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helper
 import { asSuperuser } from './support.js';
 
 function at(time: string, caseId: string): AuditEventInput {
-  return {
-    id: randomUUID(), time, requestId: `req-${caseId}`, consumer: 'housing-fund', clientId: 'housing-fund-window', officer: null,
-    action: 'lookup', type: 'household-registration', provider: 'public-security', subjectKind: 'person', subjectHmac: 'c'.repeat(64),
-    subjectMasked: '110*************2X', purpose: 'housing-fund-withdrawal', caseId, fields: [], outcome: 'ok', errorCode: null,
-    latencyMs: 1, recordDigest: null, detail: null,
-  };
+  return buildAuditEvent(
+    { requestId: `req-${caseId}`, principal: { department: 'housing-fund', clientId: 'housing-fund-window' }, startedAt: null },
+    {
+      action: 'lookup', outcome: 'ok', type: 'household-registration', provider: 'public-security', subjectKind: 'person',
+      subjectHmac: 'c'.repeat(64), subjectMasked: '110*************2X', purpose: 'housing-fund-withdrawal', caseId,
+    },
+    { now: new Date(time), latencyMs: 1 },
+  );
 }
 
 async function partitions(db: TestDatabase): Promise<string[]> {

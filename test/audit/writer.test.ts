@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAuditEvent } from '../../src/audit/build.js';
 import type { AuditEventInput } from '../../src/audit/event.js';
 import { verifyDatabase } from '../../src/audit/verify.js';
 import { AuditWriter, type AuditWriterOptions } from '../../src/audit/writer.js';
@@ -10,14 +11,10 @@ import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helper
 const silent = { error: () => {}, warn: () => {} };
 
 function input(overrides: Partial<AuditEventInput> = {}): AuditEventInput {
-  return {
-    id: randomUUID(),
-    time: new Date().toISOString(),
-    requestId: `req-${randomUUID()}`,
-    consumer: 'housing-fund',
-    clientId: 'housing-fund-window',
-    officer: null,
+  const scope = { requestId: `req-${randomUUID()}`, principal: { department: 'housing-fund', clientId: 'housing-fund-window' }, startedAt: null };
+  const facts = {
     action: 'lookup',
+    outcome: 'ok',
     type: 'household-registration',
     provider: 'public-security',
     subjectKind: 'person',
@@ -26,13 +23,8 @@ function input(overrides: Partial<AuditEventInput> = {}): AuditEventInput {
     purpose: 'housing-fund-withdrawal',
     caseId: 'HF-1',
     fields: ['name'],
-    outcome: 'ok',
-    errorCode: null,
-    latencyMs: 3,
-    recordDigest: null,
-    detail: null,
-    ...overrides,
-  };
+  } as const;
+  return { ...buildAuditEvent(scope, { ...facts, fields: [...facts.fields] }, { latencyMs: 3 }), ...overrides };
 }
 
 /** Rows committed by one transaction share its xmin: how many transactions wrote these events. */

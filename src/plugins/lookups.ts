@@ -1,0 +1,54 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Caller } from '../lookups/deps.js';
+import { createLookups, type Lookups } from '../lookups/service.js';
+
+/**
+ * The lookup service (src/lookups/service.ts), created once over what it needs from the app. The
+ * members that tests or benches replace on the app (an audit `record`, the consent clock, the
+ * keyring's current key) are read through the app's objects when used, never copied.
+ */
+async function lookupsPlugin(app: FastifyInstance) {
+  const lookups = createLookups({
+    registry: app.registry,
+    adapters: app.adapters,
+    audit: {
+      record: (caller, facts) => app.audit.record(caller, facts),
+      describeSubject: (subject) => app.audit.describeSubject(subject),
+    },
+    signer: { keyring: app.keyring, issuer: app.issuer },
+    clock: () => app.clock(),
+    consents: { db: app.db, settings: app.consents },
+    disputes: app.objections.disputes,
+    verifyBudget: { db: app.db, perDay: app.config.verifyBudgetPerDay, inFlight: new Map<string, number>() },
+    metrics: app.metrics,
+  });
+  app.decorate('lookups', lookups);
+}
+
+/** The flow's view of an authenticated request (its route has checked the principal). */
+export function callerOf(request: FastifyRequest): Caller {
+  const principal = request.principal;
+  if (!principal) throw new Error('callerOf: the route did not authenticate the request');
+  return {
+    principal,
+    requestId: String(request.id),
+    log: request.log,
+    startedAt: request.startedAt,
+    markAudited: () => {
+      request.auditRecorded = true;
+    },
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    lookups: Lookups;
+  }
+}
+
+export default fp(lookupsPlugin, {
+  name: 'lookups',
+  fastify: '5.x',
+  dependencies: ['config', 'clock', 'db', 'auth', 'audit', 'objections', 'registry', 'adapters', 'metrics', 'consents'],
+});
