@@ -135,3 +135,25 @@ export async function loadSyntheticTrail(db: DB, total: number, subjects: Array<
   await sql`update audit_chain_head set seq = ${base + total}, hash = repeat('0', 64) where id = 1`.execute(db);
   await sql`analyze audit_events`.execute(db);
 }
+
+/**
+ * Runs the selected steps of a benchmark, each on a throwaway database next to `adminUrl`, and
+ * exits 1 when one fails.
+ */
+export function runBenchSteps(title: string, adminUrl: string, only: { includes(step: string): boolean }, steps: Record<string, (db: BenchDatabase) => Promise<void>>): void {
+  const run = async () => {
+    console.log(`${title} against ${new URL(adminUrl).host} (throwaway databases)`);
+    for (const step of Object.entries(steps).filter(([k]) => only.includes(k)).map(([, v]) => v)) {
+      const db = await createBenchDatabase(adminUrl);
+      try {
+        await step(db);
+      } finally {
+        await db.dispose();
+      }
+    }
+  };
+  run().catch((err) => {
+    console.error('benchmark failed:', err);
+    process.exit(1);
+  });
+}

@@ -19,7 +19,7 @@ import { registerDemoProviders, seedDemo } from '../src/demo/seed.js';
 import {
   appendOne,
   auditOffSink,
-  createBenchDatabase,
+  runBenchSteps,
   loadSyntheticTrail,
   percentile,
   syntheticInput,
@@ -153,20 +153,4 @@ async function subjectSearch(db: BenchDatabase) {
   console.log(`    POST /v1/audit/search (auth, query, audit.search event committed, 300 subjects): p50 ${fmt(percentile(http, 50), 2)} ms, p95 ${fmt(percentile(http, 95), 2)} ms (target < 50 ms)`);
 }
 
-async function main() {
-  console.log(`onetrip audit benchmark against ${new URL(ADMIN_URL).host} (throwaway databases)`);
-  const steps = { a: groupCommitVsPerRequest, b: auditOnVsOff, c: subjectSearch };
-  for (const step of Object.entries(steps).filter(([k]) => ONLY.includes(k)).map(([, v]) => v)) {
-    const db = await createBenchDatabase(ADMIN_URL);
-    try {
-      await step(db);
-    } finally {
-      await db.dispose();
-    }
-  }
-}
-
-main().catch((err) => {
-  console.error('benchmark failed:', err);
-  process.exit(1);
-});
+runBenchSteps('onetrip audit benchmark', ADMIN_URL, ONLY, { a: groupCommitVsPerRequest, b: auditOnVsOff, c: subjectSearch });

@@ -19,7 +19,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { DB } from '../src/db/index.js';
 import { registerDemoProviders, seedDemo } from '../src/demo/seed.js';
-import { createBenchDatabase, percentile, syntheticInput, throughput, type BenchDatabase } from './audit-support.js';
+import { percentile, runBenchSteps, syntheticInput, throughput, type BenchDatabase } from './audit-support.js';
 
 const ADMIN_URL = process.env.DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -142,20 +142,4 @@ async function reportLatency(db: BenchDatabase) {
   await app.close();
 }
 
-async function main() {
-  console.log(`onetrip reports benchmark against ${new URL(ADMIN_URL).host} (throwaway databases)`);
-  const steps = { a: triggerCost, b: reportLatency };
-  for (const step of Object.entries(steps).filter(([k]) => ONLY.includes(k)).map(([, v]) => v)) {
-    const db = await createBenchDatabase(ADMIN_URL);
-    try {
-      await step(db);
-    } finally {
-      await db.dispose();
-    }
-  }
-}
-
-main().catch((err) => {
-  console.error('benchmark failed:', err);
-  process.exit(1);
-});
+runBenchSteps('onetrip reports benchmark', ADMIN_URL, ONLY, { a: triggerCost, b: reportLatency });
