@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'data/', 'coverage/', 'dist/', 'test-artifacts/'] },
@@ -22,4 +23,6 @@ export default tseslint.config(
     files: ['src/console/public/**/*.js'],
     languageOptions: { globals: globals.browser },
   },
+  // Layout is Prettier's job (npm run format); eslint keeps to correctness.
+  prettier,
 );

@@ -35,18 +35,38 @@ export async function createBenchDatabase(adminUrl: string, poolSize = 10): Prom
   url.pathname = `/${name}`;
   const handle = await createDatabase({ url: url.toString(), pgliteDir: null, poolSize });
   await migrateToLatest(handle.db);
-  return { ...handle, url: url.toString(), dispose: async () => {
-    await handle.close();
-    await admin(`drop database if exists ${name} with (force)`);
-  } };
+  return {
+    ...handle,
+    url: url.toString(),
+    dispose: async () => {
+      await handle.close();
+      await admin(`drop database if exists ${name} with (force)`);
+    },
+  };
 }
 
 export function syntheticInput(i: number): AuditEventInput {
   return {
-    id: randomUUID(), time: new Date().toISOString(), requestId: `bench-${i}`, consumer: 'housing-fund', clientId: 'housing-fund-window',
-    officer: 'window-07', action: 'lookup', type: 'household-registration', provider: 'public-security', subjectKind: 'person',
-    subjectHmac: 'd'.repeat(64), subjectMasked: '110*************2X', purpose: 'housing-fund-withdrawal', caseId: `HF-${i}`,
-    fields: ['name', 'gender', 'address'], outcome: 'ok', errorCode: null, latencyMs: 5, recordDigest: 'x'.repeat(43), detail: null,
+    id: randomUUID(),
+    time: new Date().toISOString(),
+    requestId: `bench-${i}`,
+    consumer: 'housing-fund',
+    clientId: 'housing-fund-window',
+    officer: 'window-07',
+    action: 'lookup',
+    type: 'household-registration',
+    provider: 'public-security',
+    subjectKind: 'person',
+    subjectHmac: 'd'.repeat(64),
+    subjectMasked: '110*************2X',
+    purpose: 'housing-fund-withdrawal',
+    caseId: `HF-${i}`,
+    fields: ['name', 'gender', 'address'],
+    outcome: 'ok',
+    errorCode: null,
+    latencyMs: 5,
+    recordDigest: 'x'.repeat(43),
+    detail: null,
   };
 }
 
@@ -81,9 +101,11 @@ export function auditOffSink(): AuditSink {
 /** Runs `workers` concurrent loops of `perWorker` sequential calls; returns calls per second. */
 export async function throughput(workers: number, perWorker: number, call: (i: number) => Promise<unknown>): Promise<number> {
   const started = performance.now();
-  await Promise.all(Array.from({ length: workers }, async (_v, w) => {
-    for (let k = 0; k < perWorker; k++) await call(w * perWorker + k);
-  }));
+  await Promise.all(
+    Array.from({ length: workers }, async (_v, w) => {
+      for (let k = 0; k < perWorker; k++) await call(w * perWorker + k);
+    }),
+  );
   return (workers * perWorker) / ((performance.now() - started) / 1000);
 }
 
@@ -140,10 +162,17 @@ export async function loadSyntheticTrail(db: DB, total: number, subjects: Array<
  * Runs the selected steps of a benchmark, each on a throwaway database next to `adminUrl`, and
  * exits 1 when one fails.
  */
-export function runBenchSteps(title: string, adminUrl: string, only: { includes(step: string): boolean }, steps: Record<string, (db: BenchDatabase) => Promise<void>>): void {
+export function runBenchSteps(
+  title: string,
+  adminUrl: string,
+  only: { includes(step: string): boolean },
+  steps: Record<string, (db: BenchDatabase) => Promise<void>>,
+): void {
   const run = async () => {
     console.log(`${title} against ${new URL(adminUrl).host} (throwaway databases)`);
-    for (const step of Object.entries(steps).filter(([k]) => only.includes(k)).map(([, v]) => v)) {
+    for (const step of Object.entries(steps)
+      .filter(([k]) => only.includes(k))
+      .map(([, v]) => v)) {
       const db = await createBenchDatabase(adminUrl);
       try {
         await step(db);

@@ -51,7 +51,14 @@ async function groupCommitVsPerRequest(db: BenchDatabase) {
 
 async function gateway(db: BenchDatabase, auditOff: boolean): Promise<FastifyInstance> {
   const config = loadConfig(
-    { LOG_LEVEL: 'silent', DATABASE_URL: db.url, RATE_LIMIT_PER_MINUTE: '100000000',  AUDIT_HMAC_KEY: HMAC_KEY, PUBLIC_URL: 'http://bench.test', DATA_DIR: '/nonexistent' },
+    {
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: db.url,
+      RATE_LIMIT_PER_MINUTE: '100000000',
+      AUDIT_HMAC_KEY: HMAC_KEY,
+      PUBLIC_URL: 'http://bench.test',
+      DATA_DIR: '/nonexistent',
+    },
     {},
   );
   const app = await buildApp(config, {
@@ -69,7 +76,11 @@ async function gateway(db: BenchDatabase, auditOff: boolean): Promise<FastifyIns
 }
 
 async function token(app: FastifyInstance, clientId: string, secret: string): Promise<string> {
-  const res = await app.inject({ method: 'POST', url: '/v1/auth/token', payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: secret } });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/token',
+    payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: secret },
+  });
   return (res.json() as { access_token: string }).access_token;
 }
 
@@ -80,7 +91,10 @@ async function auditOnVsOff(db: BenchDatabase) {
   const window = credentials.find((c) => c.clientId === 'housing-fund-window')!;
   const people = subjects.filter((s) => s.kind === 'person' && s.holds.includes('household-registration'));
   const apps = { on: await gateway(db, false), off: await gateway(db, true) };
-  const tokens = { on: await token(apps.on, window.clientId, window.clientSecret), off: await token(apps.off, window.clientId, window.clientSecret) };
+  const tokens = {
+    on: await token(apps.on, window.clientId, window.clientSecret),
+    off: await token(apps.off, window.clientId, window.clientSecret),
+  };
   // Real HTTP on loopback, one keep-alive connection per concurrent client, as replicas are used.
   const pools = {
     on: new Pool(await apps.on.listen({ port: 0, host: '127.0.0.1' }), { connections: CONCURRENCY }),
@@ -95,7 +109,12 @@ async function auditOnVsOff(db: BenchDatabase) {
         method: 'POST',
         path: '/v1/lookups',
         headers: { authorization: `Bearer ${tokens[which]}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ type: 'household-registration', subject: { kind: 'person', id: people[i % people.length]!.id }, purpose: 'housing-fund-withdrawal', caseId: `B-${i}` }),
+        body: JSON.stringify({
+          type: 'household-registration',
+          subject: { kind: 'person', id: people[i % people.length]!.id },
+          purpose: 'housing-fund-withdrawal',
+          caseId: `B-${i}`,
+        }),
       });
       const text = await res.body.text();
       if (res.statusCode !== 200) throw new Error(`lookup answered ${res.statusCode}: ${text}`);
@@ -118,9 +137,13 @@ async function auditOnVsOff(db: BenchDatabase) {
   // Best of 5 interleaved rounds: other load on the machine only ever slows a round down.
   const on = Math.max(...rates.on);
   const off = Math.max(...rates.off);
-  console.log(`(b) lookups over HTTP on loopback, ${CONCURRENCY} concurrent keep-alive clients, best of 5 interleaved rounds of ${CONCURRENCY * 20}`);
+  console.log(
+    `(b) lookups over HTTP on loopback, ${CONCURRENCY} concurrent keep-alive clients, best of 5 interleaved rounds of ${CONCURRENCY * 20}`,
+  );
   console.log(`    audit on (group commit): ${fmt(on)} lookups/s; audit off (stub writer): ${fmt(off)} lookups/s`);
-  console.log(`    (medians: on ${fmt(percentile(rates.on, 50))}, off ${fmt(percentile(rates.off, 50))}; this process's CPU per lookup, client included: on ${fmt((cpuMs.on / done.on) * 1000)} µs, off ${fmt((cpuMs.off / done.off) * 1000)} µs)`);
+  console.log(
+    `    (medians: on ${fmt(percentile(rates.on, 50))}, off ${fmt(percentile(rates.off, 50))}; this process's CPU per lookup, client included: on ${fmt((cpuMs.on / done.on) * 1000)} µs, off ${fmt((cpuMs.off / done.off) * 1000)} µs)`,
+  );
   console.log(`    ratio on/off ${fmt(on / off, 2)} (target >= 0.8)`);
 }
 
@@ -128,7 +151,9 @@ async function subjectSearch(db: BenchDatabase) {
   const subjects = syntheticSubjects(50_000, HMAC_KEY);
   const loadStarted = performance.now();
   await loadSyntheticTrail(db.db, EVENTS, subjects);
-  console.log(`(c) ${fmt(EVENTS)} synthetic events (NOT chained: placeholder hashes), 13 monthly partitions, ${fmt(subjects.length)} people (~${fmt(EVENTS / subjects.length)} events each); loaded in ${fmt((performance.now() - loadStarted) / 1000, 1)} s`);
+  console.log(
+    `(c) ${fmt(EVENTS)} synthetic events (NOT chained: placeholder hashes), 13 monthly partitions, ${fmt(subjects.length)} people (~${fmt(EVENTS / subjects.length)} events each); loaded in ${fmt((performance.now() - loadStarted) / 1000, 1)} s`,
+  );
 
   const pick = (i: number) => subjects[(i * 7919) % subjects.length]!;
   const direct: number[] = [];
@@ -144,13 +169,23 @@ async function subjectSearch(db: BenchDatabase) {
   const http: number[] = [];
   for (let i = 0; i < 300; i++) {
     const t = performance.now();
-    const res = await app.inject({ method: 'POST', url: '/v1/audit/search', headers: { authorization: `Bearer ${bearer}` }, payload: { subject: { kind: 'person', id: pick(i + 1000).id }, limit: 50 } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/audit/search',
+      headers: { authorization: `Bearer ${bearer}` },
+      payload: { subject: { kind: 'person', id: pick(i + 1000).id }, limit: 50 },
+    });
     http.push(performance.now() - t);
-    if (res.statusCode !== 200 || (res.json() as { events: unknown[] }).events.length === 0) throw new Error(`search answered ${res.statusCode}`);
+    if (res.statusCode !== 200 || (res.json() as { events: unknown[] }).events.length === 0)
+      throw new Error(`search answered ${res.statusCode}`);
   }
   await app.close();
-  console.log(`    query only (searchEvents, limit 50, 500 subjects): p50 ${fmt(percentile(direct, 50), 2)} ms, p95 ${fmt(percentile(direct, 95), 2)} ms`);
-  console.log(`    POST /v1/audit/search (auth, query, audit.search event committed, 300 subjects): p50 ${fmt(percentile(http, 50), 2)} ms, p95 ${fmt(percentile(http, 95), 2)} ms (target < 50 ms)`);
+  console.log(
+    `    query only (searchEvents, limit 50, 500 subjects): p50 ${fmt(percentile(direct, 50), 2)} ms, p95 ${fmt(percentile(direct, 95), 2)} ms`,
+  );
+  console.log(
+    `    POST /v1/audit/search (auth, query, audit.search event committed, 300 subjects): p50 ${fmt(percentile(http, 50), 2)} ms, p95 ${fmt(percentile(http, 95), 2)} ms (target < 50 ms)`,
+  );
 }
 
 runBenchSteps('onetrip audit benchmark', ADMIN_URL, ONLY, { a: groupCommitVsPerRequest, b: auditOnVsOff, c: subjectSearch });

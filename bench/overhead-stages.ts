@@ -65,15 +65,19 @@ function ownStage(url: string, fn: string): Stage | null {
 /** Frames of libraries and Node, for stacks without an own frame. */
 function libraryStage(url: string, fn: string): Stage | null {
   if (url.includes('/fast-jwt/') || url.includes('/@fastify/jwt/')) return 'auth';
-  if (url.includes('/pg/') || url.includes('/pg-protocol/') || url.includes('/pg-pool/') || url.includes('/kysely/')) return 'commit (Kysely + pg)';
+  if (url.includes('/pg/') || url.includes('/pg-protocol/') || url.includes('/pg-pool/') || url.includes('/kysely/'))
+    return 'commit (Kysely + pg)';
   if (url.includes('/undici/') || url.includes('/cockatiel/')) return 'provider call';
   if (url.includes('/jose/')) return 'proof';
   if (url.includes('/pino') || url.includes('/sonic-boom/') || url.includes('/fast-redact/')) return 'logging';
   if (url.includes('/@fastify/rate-limit/') || url.includes('/prom-client/')) return 'rate limit + metrics';
   if (url.includes('/fast-json-stringify/') || (url.includes('/fastify/lib/') && /serializ/i.test(fn))) return 'serialisation';
-  if (url.includes('/fastify/lib/validation') || url.includes('/fastify/lib/contentTypeParser') || url.includes('/secure-json-parse/')) return 'validation';
-  if (url.includes('/fastify/') || url.includes('/find-my-way/') || url.includes('/avvio/') || url.includes('/light-my-request/')) return 'HTTP + Fastify core';
-  if (url.startsWith('node:_http') || url.startsWith('node:net') || url.startsWith('node:internal/stream') || url.startsWith('node:stream')) return 'HTTP + Fastify core';
+  if (url.includes('/fastify/lib/validation') || url.includes('/fastify/lib/contentTypeParser') || url.includes('/secure-json-parse/'))
+    return 'validation';
+  if (url.includes('/fastify/') || url.includes('/find-my-way/') || url.includes('/avvio/') || url.includes('/light-my-request/'))
+    return 'HTTP + Fastify core';
+  if (url.startsWith('node:_http') || url.startsWith('node:net') || url.startsWith('node:internal/stream') || url.startsWith('node:stream'))
+    return 'HTTP + Fastify core';
   return null;
 }
 

@@ -100,7 +100,12 @@ async function bare(stubUrl: string) {
   const pool = new Pool(stubUrl, { connections: 32, pipelining: 1 });
   const app = Fastify({ logger: false });
   app.post('/v1/lookups', async (request, reply) => {
-    const res = await pool.request({ path: '/lookup', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request.body) });
+    const res = await pool.request({
+      path: '/lookup',
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request.body),
+    });
     const text = await res.body.text();
     return reply.code(res.statusCode).type('application/json').send(text);
   });
@@ -134,7 +139,11 @@ async function gateway(stubUrl: string, dbUrl: string, auditOff: boolean) {
   await app.ready();
   const { credentials } = await seedDemo(app, { adapterFor: () => ({ kind: 'http', url: `${stubUrl}/lookup`, timeoutMs: 3000 }) });
   const c = credentials.find((x) => x.clientId === LOOKUP_CLIENT)!;
-  const res = await app.inject({ method: 'POST', url: '/v1/auth/token', payload: { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.clientSecret } });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/token',
+    payload: { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.clientSecret },
+  });
   const token = (res.json() as { access_token: string }).access_token;
   await app.listen({ port: 0, host: '127.0.0.1' });
   send({ ready: true, port: (app.server.address() as { port: number }).port, token });
@@ -142,7 +151,14 @@ async function gateway(stubUrl: string, dbUrl: string, auditOff: boolean) {
 
 const [role, a, b, c] = process.argv.slice(2);
 answerParent();
-const started = role === 'stub' ? stub(a!) : role === 'bare' ? bare(a!) : role === 'gateway' ? gateway(a!, b!, c === 'audit-off') : Promise.reject(new Error(`unknown role ${role}`));
+const started =
+  role === 'stub'
+    ? stub(a!)
+    : role === 'bare'
+      ? bare(a!)
+      : role === 'gateway'
+        ? gateway(a!, b!, c === 'audit-off')
+        : Promise.reject(new Error(`unknown role ${role}`));
 started.catch((err) => {
   console.error(`bench ${role} failed:`, err);
   process.exit(1);

@@ -15,7 +15,7 @@
  * load), BENCH_LOG_LEVEL (gateway log level, default info as in production; its stdout is discarded),
  * BENCH_COMPARE (a directory holding another onetrip version with these bench files and its
  * node_modules: its gateway is loaded too, in the same run), DATABASE_URL / TEST_DATABASE_URL (a server to create the throwaway database next to; default
- * postgres://postgres@127.0.0.1:5432/onetrip_dev_12).
+ * postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { spawn, execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ import { createBenchDatabase } from './audit-support.js';
 import { budgetPerLookup, type CpuProfile } from './overhead-stages.js';
 import type { ChildMessage } from './overhead-targets.js';
 
-const ADMIN_URL = process.env.DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/onetrip_dev_12';
+const ADMIN_URL = process.env.DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
@@ -110,7 +110,14 @@ interface Load {
   cpuPerRequestUs: number | null;
 }
 
-async function load(port: number, body: string, seconds: number, headers: Record<string, string> = {}, target?: Target, overallRate?: number): Promise<Load> {
+async function load(
+  port: number,
+  body: string,
+  seconds: number,
+  headers: Record<string, string> = {},
+  target?: Target,
+  overallRate?: number,
+): Promise<Load> {
   const cpuBefore = target ? await target.cpuMicros() : 0;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/v1/lookups`,
@@ -179,7 +186,10 @@ http {
   );
   const proc = spawn(bin, ['-p', dir, '-c', conf, '-e', `${dir}/error.log`], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 50; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{}' }).then(() => true, () => false);
+    const up = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{}' }).then(
+      () => true,
+      () => false,
+    );
     if (up) break;
     if (proc.exitCode !== null) return `nginx exited with ${proc.exitCode}`;
     await new Promise((r) => setTimeout(r, 100));
@@ -198,9 +208,16 @@ http {
 async function main() {
   const dataset = createDemoDataset();
   const person = dataset.people.find((p) => p.holds.includes(LOOKUP_TYPE))!;
-  const body = JSON.stringify({ type: LOOKUP_TYPE, subject: { kind: 'person', id: person.id }, purpose: 'housing-fund-withdrawal', caseId: 'HF-2026-000001' });
+  const body = JSON.stringify({
+    type: LOOKUP_TYPE,
+    subject: { kind: 'person', id: person.id },
+    purpose: 'housing-fund-withdrawal',
+    caseId: 'HF-2026-000001',
+  });
   const db = await createBenchDatabase(ADMIN_URL, 4);
-  console.log(`onetrip overhead benchmark: ${CONNECTIONS} connections, ${DURATION} s per load after ${WARMUP} s warm-up, PostgreSQL ${new URL(ADMIN_URL).host} (throwaway database)`);
+  console.log(
+    `onetrip overhead benchmark: ${CONNECTIONS} connections, ${DURATION} s per load after ${WARMUP} s warm-up, PostgreSQL ${new URL(ADMIN_URL).host} (throwaway database)`,
+  );
   const started: Array<{ stop(): Promise<void> }> = [];
   try {
     const stub = await Target.start(['stub', JSON.stringify(dataset.record(LOOKUP_TYPE, person.id))]);
@@ -210,7 +227,13 @@ async function main() {
 
     // Every target is started first, then loaded in ROUNDS interleaved rounds and judged by its best
     // round: other load on the machine only ever slows a round down (or inflates its CPU time).
-    interface Entry { name: string; port: number; headers: Record<string, string>; target?: Target; runs: Load[] }
+    interface Entry {
+      name: string;
+      port: number;
+      headers: Record<string, string>;
+      target?: Target;
+      runs: Load[];
+    }
     const entries: Entry[] = [{ name: 'stub provider directly', port: stub.port, headers: {}, target: stub.target, runs: [] }];
     const bare = await Target.start(['bare', stubUrl]);
     started.push(bare.target);
@@ -227,18 +250,36 @@ async function main() {
     const gw = await Target.start(['gateway', stubUrl, db.url]);
     started.push(gw.target);
     const auth = { authorization: `Bearer ${gw.token}` };
-    const onEntry: Entry = { name: 'onetrip (http adapter, PostgreSQL, audit, proof)', port: gw.port, headers: auth, target: gw.target, runs: [] };
+    const onEntry: Entry = {
+      name: 'onetrip (http adapter, PostgreSQL, audit, proof)',
+      port: gw.port,
+      headers: auth,
+      target: gw.target,
+      runs: [],
+    };
     entries.push(onEntry);
     const off = await Target.start(['gateway', stubUrl, db.url, 'audit-off']);
     started.push(off.target);
-    const offEntry: Entry = { name: 'onetrip, audit off (writer stub)', port: off.port, headers: { authorization: `Bearer ${off.token}` }, target: off.target, runs: [] };
+    const offEntry: Entry = {
+      name: 'onetrip, audit off (writer stub)',
+      port: off.port,
+      headers: { authorization: `Bearer ${off.token}` },
+      target: off.target,
+      runs: [],
+    };
     entries.push(offEntry);
     // BENCH_COMPARE=<a checkout of another onetrip version with these bench files>: its gateway, same run.
     let compareEntry: Entry | null = null;
     if (COMPARE) {
       const other = await Target.start(['gateway', stubUrl, db.url], path.join(COMPARE, 'bench/overhead-targets.ts'));
       started.push(other.target);
-      compareEntry = { name: `onetrip at ${path.basename(COMPARE)} (BENCH_COMPARE)`, port: other.port, headers: { authorization: `Bearer ${other.token}` }, target: other.target, runs: [] };
+      compareEntry = {
+        name: `onetrip at ${path.basename(COMPARE)} (BENCH_COMPARE)`,
+        port: other.port,
+        headers: { authorization: `Bearer ${other.token}` },
+        target: other.target,
+        runs: [],
+      };
       entries.push(compareEntry);
     }
     for (const e of entries) await load(e.port, body, WARMUP, e.headers);
@@ -273,26 +314,46 @@ async function main() {
     // The BENCH_COMPARE gateway writes its events to the same trail.
     const comparedOk = compareEntry ? await compareEntry.target!.settledAnswered200() : 0;
     for (const s of started.splice(1).reverse()) await s.stop();
-    const events = await sql<{ n: string }>`select count(*) as n from audit_events where action = 'lookup' and outcome = 'ok'`.execute(db.db);
+    const events = await sql<{ n: string }>`select count(*) as n from audit_events where action = 'lookup' and outcome = 'ok'`.execute(
+      db.db,
+    );
     const committed = Number(events.rows[0]!.n) - comparedOk;
 
-    console.log(`\nbest of ${ROUNDS} interleaved rounds of ${DURATION} s (req/s and its p50/p99 from the best round; CPU per request: the least of the rounds)`);
+    console.log(
+      `\nbest of ${ROUNDS} interleaved rounds of ${DURATION} s (req/s and its p50/p99 from the best round; CPU per request: the least of the rounds)`,
+    );
     console.log('| target                                       |   req/s |     p50 |     p99 | CPU µs/req |');
     console.log('|---|---|---|---|---|');
     for (const r of rows) console.log(r);
-    console.log(`\ngateway / bare proxy: ${fmt(on.rps / bareLoad.rps, 2)} (req/s; target >= 0.5), CPU per request ${fmt((bareLoad.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}`);
+    console.log(
+      `\ngateway / bare proxy: ${fmt(on.rps / bareLoad.rps, 2)} (req/s; target >= 0.5), CPU per request ${fmt((bareLoad.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}`,
+    );
     if (nginxLoad) console.log(`gateway / nginx: ${fmt(on.rps / nginxLoad.rps, 2)}`);
-    if (compared) console.log(`gateway / BENCH_COMPARE gateway: ${fmt(on.rps / compared.rps, 2)} (req/s), CPU per lookup ${fmt((compared.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}x less`);
-    console.log(`audit on / off: ${fmt(on.rps / offLoad.rps, 2)} (req/s; target >= 0.9), CPU per lookup on ${fmt(on.cpuPerRequestUs ?? 0)} µs, off ${fmt(offLoad.cpuPerRequestUs ?? 0)} µs`);
-    console.log(`p99 at ${fmt(half)} req/s (half the gateway's rate): gateway ${fmt(onHalf.p99)} ms, bare proxy ${fmt(bareHalf.p99)} ms (target: gateway <= bare + 3 ms)`);
-    console.log(`every 200 has its event: the gateway sent ${gatewayOk} lookup answers with 200, ${committed} lookup events were committed with outcome ok${committed === gatewayOk ? ' ✓' : ' ✗ MISMATCH'}`);
-    if (soak) console.log(`soak: ${SOAK} s at full load, RSS ${fmt(soak.first / 1e6)} MB after warm-up → ${fmt(soak.last / 1e6)} MB (growth ${fmt(soak.growth * 100, 1)} %, target < 10 %)`);
+    if (compared)
+      console.log(
+        `gateway / BENCH_COMPARE gateway: ${fmt(on.rps / compared.rps, 2)} (req/s), CPU per lookup ${fmt((compared.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}x less`,
+      );
+    console.log(
+      `audit on / off: ${fmt(on.rps / offLoad.rps, 2)} (req/s; target >= 0.9), CPU per lookup on ${fmt(on.cpuPerRequestUs ?? 0)} µs, off ${fmt(offLoad.cpuPerRequestUs ?? 0)} µs`,
+    );
+    console.log(
+      `p99 at ${fmt(half)} req/s (half the gateway's rate): gateway ${fmt(onHalf.p99)} ms, bare proxy ${fmt(bareHalf.p99)} ms (target: gateway <= bare + 3 ms)`,
+    );
+    console.log(
+      `every 200 has its event: the gateway sent ${gatewayOk} lookup answers with 200, ${committed} lookup events were committed with outcome ok${committed === gatewayOk ? ' ✓' : ' ✗ MISMATCH'}`,
+    );
+    if (soak)
+      console.log(
+        `soak: ${SOAK} s at full load, RSS ${fmt(soak.first / 1e6)} MB after warm-up → ${fmt(soak.last / 1e6)} MB (growth ${fmt(soak.growth * 100, 1)} %, target < 10 %)`,
+      );
 
     if ('profile' in stopped) {
       const cpu = stopped.cpu.user + stopped.cpu.system;
       const budget = budgetPerLookup(stopped.profile as CpuProfile, cpu, profiled);
       if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(stopped.profile));
-      console.log(`\nCPU budget per lookup by stage (V8 profile of ${fmt(profiled)} lookups, scaled to the gateway's process.cpuUsage: ${fmt(cpu / profiled)} µs/lookup with the profiler on)`);
+      console.log(
+        `\nCPU budget per lookup by stage (V8 profile of ${fmt(profiled)} lookups, scaled to the gateway's process.cpuUsage: ${fmt(cpu / profiled)} µs/lookup with the profiler on)`,
+      );
       for (const { stage, us } of budget) if (us >= 0.5) console.log(`  ${stage.padEnd(22)} ${fmt(us).padStart(6)} µs`);
     }
   } finally {

@@ -50,7 +50,10 @@ async function triggerCost(db: BenchDatabase) {
   await round(syntheticInput); // warm-up (partition, pool)
   const rates: Record<string, number[]> = {};
   for (let r = 0; r < 3; r++) {
-    for (const [name, make] of [['lookup', syntheticInput], ['case.material', caseMaterialInput]] as const) {
+    for (const [name, make] of [
+      ['lookup', syntheticInput],
+      ['case.material', caseMaterialInput],
+    ] as const) {
       for (const on of [true, false]) {
         await setTrigger(db.db, on);
         (rates[`${name} ${on ? 'on' : 'off'}`] ??= []).push(await round(make));
@@ -104,13 +107,27 @@ async function loadCaseTrail(db: DB, total: number): Promise<void> {
 }
 
 async function gateway(db: BenchDatabase): Promise<FastifyInstance> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', DATABASE_URL: db.url, RATE_LIMIT_PER_MINUTE: '100000000', PUBLIC_URL: 'http://bench.test', DATA_DIR: '/nonexistent' }, {});
+  const config = loadConfig(
+    {
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: db.url,
+      RATE_LIMIT_PER_MINUTE: '100000000',
+      PUBLIC_URL: 'http://bench.test',
+      DATA_DIR: '/nonexistent',
+    },
+    {},
+  );
   const app = await buildApp(config, { database: db, migrate: false, logger: false, beforeRoutes: async (i) => registerDemoProviders(i) });
   await app.ready();
   return app;
 }
 
-async function timed(app: FastifyInstance, url: string, bearer: string, runs: number): Promise<{ samples: number[]; body: Record<string, unknown> }> {
+async function timed(
+  app: FastifyInstance,
+  url: string,
+  bearer: string,
+  runs: number,
+): Promise<{ samples: number[]; body: Record<string, unknown> }> {
   const samples: number[] = [];
   let body: Record<string, unknown> = {};
   for (let i = 0; i < runs; i++) {
@@ -127,18 +144,28 @@ async function reportLatency(db: BenchDatabase) {
   const started = performance.now();
   await loadCaseTrail(db.db, EVENTS);
   const { rows } = await sql<{ n: number }>`select count(*)::int as n from report_cases`.execute(db.db);
-  console.log(`(b) ${fmt(EVENTS)} events over 60 days (70% case materials) bulk-loaded through the trigger in ${fmt((performance.now() - started) / 1000, 1)} s; report_cases holds ${fmt(Number(rows[0]!.n))} cases`);
+  console.log(
+    `(b) ${fmt(EVENTS)} events over 60 days (70% case materials) bulk-loaded through the trigger in ${fmt((performance.now() - started) / 1000, 1)} s; report_cases holds ${fmt(Number(rows[0]!.n))} cases`,
+  );
   const app = await gateway(db);
   const { credentials } = await seedDemo(app);
   const auditor = credentials.find((c) => c.clientId === 'audit-office')!;
-  const res = await app.inject({ method: 'POST', url: '/v1/auth/token', payload: { grant_type: 'client_credentials', client_id: auditor.clientId, client_secret: auditor.clientSecret } });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/token',
+    payload: { grant_type: 'client_credentials', client_id: auditor.clientId, client_secret: auditor.clientSecret },
+  });
   const bearer = (res.json() as { access_token: string }).access_token;
   await timed(app, '/v1/reports/once-only', bearer, 3); // warm-up
   const once = await timed(app, '/v1/reports/once-only', bearer, 40);
   const totals = once.body.totals as Record<string, number>;
-  console.log(`    GET /v1/reports/once-only (last 30 days, ${fmt(totals.cases!)} cases): p50 ${fmt(percentile(once.samples, 50), 1)} ms, p95 ${fmt(percentile(once.samples, 95), 1)} ms (target p95 <= 1000 ms)`);
+  console.log(
+    `    GET /v1/reports/once-only (last 30 days, ${fmt(totals.cases!)} cases): p50 ${fmt(percentile(once.samples, 50), 1)} ms, p95 ${fmt(percentile(once.samples, 95), 1)} ms (target p95 <= 1000 ms)`,
+  );
   const providers = await timed(app, '/v1/reports/providers', bearer, 10);
-  console.log(`    GET /v1/reports/providers (last 30 days, scans the events): p50 ${fmt(percentile(providers.samples, 50), 1)} ms, p95 ${fmt(percentile(providers.samples, 95), 1)} ms`);
+  console.log(
+    `    GET /v1/reports/providers (last 30 days, scans the events): p50 ${fmt(percentile(providers.samples, 50), 1)} ms, p95 ${fmt(percentile(providers.samples, 95), 1)} ms`,
+  );
   await app.close();
 }
 

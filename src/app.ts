@@ -77,9 +77,13 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     // problem+json with the request id, never echoing the path (where a personal id may sit).
     frameworkErrors: (error, request, reply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
-      const err = problem('VALIDATION_FAILED', tooLong ? 'a path parameter is longer than the gateway accepts' : 'the request URL is malformed', {
-        ...(tooLong ? { status: 414 } : {}),
-      });
+      const err = problem(
+        'VALIDATION_FAILED',
+        tooLong ? 'a path parameter is longer than the gateway accepts' : 'the request URL is malformed',
+        {
+          ...(tooLong ? { status: 414 } : {}),
+        },
+      );
       reply.header('x-request-id', String(request.id));
       void sendProblem(reply, request, err);
     },
@@ -104,7 +108,11 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.addHook('onRequest', async (request, reply) => {
     if (!closing) return;
     reply.header('connection', 'close').header('retry-after', '1');
-    return sendProblem(reply, request, problem('NOT_READY', 'the gateway is shutting down; retry shortly (another replica may answer)', { headers: { 'retry-after': '1' } }));
+    return sendProblem(
+      reply,
+      request,
+      problem('NOT_READY', 'the gateway is shutting down; retry shortly (another replica may answer)', { headers: { 'retry-after': '1' } }),
+    );
   });
   // server.close() only closes the connections idle at that moment: one that falls idle after its
   // in-flight answer is closed at once, instead of holding the shutdown open for its keep-alive timeout.

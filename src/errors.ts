@@ -50,7 +50,11 @@ export class AppError extends Error {
   }
 }
 
-export function problem(code: ErrorCode, detail: string, options?: { cause?: unknown; headers?: Record<string, string>; status?: number }): AppError {
+export function problem(
+  code: ErrorCode,
+  detail: string,
+  options?: { cause?: unknown; headers?: Record<string, string>; status?: number },
+): AppError {
   return new AppError(code, detail, options);
 }
 

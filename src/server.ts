@@ -65,7 +65,11 @@ function httpAdapters(app: Awaited<ReturnType<typeof buildApp>>, urls: Map<strin
   };
 }
 
-async function seedAndWriteDemoFiles(app: Awaited<ReturnType<typeof buildApp>>, dataDir: string, adapterFor: ((provider: string) => AdapterConfig) | null) {
+async function seedAndWriteDemoFiles(
+  app: Awaited<ReturnType<typeof buildApp>>,
+  dataDir: string,
+  adapterFor: ((provider: string) => AdapterConfig) | null,
+) {
   await mkdir(dataDir, { recursive: true });
   const credentialsFile = path.join(dataDir, 'demo-credentials.json');
   const known = new Map<string, string>();

@@ -72,7 +72,11 @@ const HOSTNAME_LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
  * Throws on an entry it cannot read: a typo in an allow-list must stop the process at start,
  * not silently narrow (or widen) what the gateway may reach.
  */
-export function parseAllowedHosts(value: string | undefined, ports: string = DEFAULT_ALLOWED_PORTS, ownPorts: Iterable<number> = []): AllowedHostRules {
+export function parseAllowedHosts(
+  value: string | undefined,
+  ports: string = DEFAULT_ALLOWED_PORTS,
+  ownPorts: Iterable<number> = [],
+): AllowedHostRules {
   const hostnames = new Set<string>();
   const addresses = new BlockList();
   const entries: string[] = [];
@@ -244,7 +248,10 @@ export class AddressRefusedError extends Error {
  * address connected to: a DNS answer that changes between a check and the connect (rebinding)
  * cannot slip through. Literal-IP hosts skip lookup in Node, so `checkAdapterUrl` covers them.
  */
-export function createGuardedLookup(rules: AllowedHostRules, resolve: ResolveHost = (name) => dnsLookup(name, { all: true })): LookupFunction {
+export function createGuardedLookup(
+  rules: AllowedHostRules,
+  resolve: ResolveHost = (name) => dnsLookup(name, { all: true }),
+): LookupFunction {
   // On an error the address is never read (net destroys the socket); '' only satisfies the type.
   return (hostname, options, callback) => {
     resolve(hostname).then(
@@ -252,7 +259,14 @@ export function createGuardedLookup(rules: AllowedHostRules, resolve: ResolveHos
         const family = options.family === 4 || options.family === 6 ? options.family : undefined;
         const allowed = found.filter((a) => isAddressAllowed(hostname, a.address, rules) && (family === undefined || a.family === family));
         const first = allowed[0];
-        if (first === undefined) callback(new AddressRefusedError(hostname, found.map((a) => a.address)), '');
+        if (first === undefined)
+          callback(
+            new AddressRefusedError(
+              hostname,
+              found.map((a) => a.address),
+            ),
+            '',
+          );
         // With autoSelectFamily Node asks for every address (`all`); otherwise for one.
         else if (options.all === true) callback(null, allowed);
         else callback(null, first.address, first.family);

@@ -33,9 +33,11 @@ export function startDeadline(provider: string, timeoutMs: number, callerSignal?
     fail(problem('PROVIDER_TIMEOUT', `provider ${provider} did not answer within ${timeoutMs} ms`));
   }, timeoutMs);
   const onCallerAbort = (): void => {
-    fail(problem('PROVIDER_ERROR', `the call to provider ${provider} was cancelled`, {
-      cause: new CallCancelledError(callerSignal?.reason),
-    }));
+    fail(
+      problem('PROVIDER_ERROR', `the call to provider ${provider} was cancelled`, {
+        cause: new CallCancelledError(callerSignal?.reason),
+      }),
+    );
   };
   if (callerSignal?.aborted === true) onCallerAbort();
   else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });

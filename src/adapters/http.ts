@@ -1,6 +1,14 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import { BrokenCircuitError, BulkheadRejectedError, CircuitState, ConsecutiveBreaker, bulkhead, circuitBreaker, handleWhen } from 'cockatiel';
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  CircuitState,
+  ConsecutiveBreaker,
+  bulkhead,
+  circuitBreaker,
+  handleWhen,
+} from 'cockatiel';
 import type { BulkheadPolicy, CircuitBreakerPolicy, IDisposable } from 'cockatiel';
 import { AppError, problem } from '../errors.js';
 import { AddressRefusedError, checkAdapterUrl, createGuardedLookup } from './allowed-hosts.js';
@@ -125,7 +133,14 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     return gate;
   }
 
-  async function send(url: URL, provider: string, body: string, requestId: string, token: string, deadline: Deadline): Promise<ProviderAnswer> {
+  async function send(
+    url: URL,
+    provider: string,
+    body: string,
+    requestId: string,
+    token: string,
+    deadline: Deadline,
+  ): Promise<ProviderAnswer> {
     let response: Dispatcher.ResponseData | undefined;
     try {
       response = await poolFor(provider, url.origin).request({
@@ -154,7 +169,10 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
       }
       const answer = toProviderAnswer(parsed);
       if (answer === undefined) {
-        throw problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered outside the provider protocol: expected {found: true, record: {...}} or {found: false}`);
+        throw problem(
+          'PROVIDER_BAD_RESPONSE',
+          `provider ${provider} answered outside the provider protocol: expected {found: true, record: {...}} or {found: false}`,
+        );
       }
       return answer;
     } catch (err) {
@@ -171,7 +189,9 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     if (err instanceof AppError) return err;
     if (hasCause(err, (e) => e instanceof AddressRefusedError)) {
       logger?.warn({ provider, err }, 'provider address refused by ADAPTER_ALLOWED_HOSTS');
-      return problem('PROVIDER_ERROR', `provider ${provider} resolved to an address that ADAPTER_ALLOWED_HOSTS does not admit`, { cause: err });
+      return problem('PROVIDER_ERROR', `provider ${provider} resolved to an address that ADAPTER_ALLOWED_HOSTS does not admit`, {
+        cause: err,
+      });
     }
     if (hasCause(err, (e) => (e as { code?: unknown }).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE')) {
       return problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered with more than ${maxResponseBytes} bytes`, { cause: err });
@@ -179,7 +199,12 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     return problem('PROVIDER_ERROR', `could not reach provider ${provider}`, { cause: err });
   }
 
-  async function call(url: URL, ceilingMs: number, request: ProviderRequest, context: Parameters<ProviderAdapter['call']>[1]): Promise<ProviderAnswer> {
+  async function call(
+    url: URL,
+    ceilingMs: number,
+    request: ProviderRequest,
+    context: Parameters<ProviderAdapter['call']>[1],
+  ): Promise<ProviderAnswer> {
     const { provider } = context;
     if (closed) throw problem('PROVIDER_UNAVAILABLE', `provider ${provider} cannot be called: the gateway is shutting down`);
     // The type's registered timeout is a ceiling; a caller with less time left (a batch) may ask for less.
@@ -230,7 +255,10 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     // Checked here as well as at registration: ADAPTER_ALLOWED_HOSTS may have narrowed since.
     const check = checkAdapterUrl(config.url, rules);
     if (!check.ok) {
-      return { call: (_, { provider }) => Promise.reject(problem('PROVIDER_ERROR', `the adapter URL of provider ${provider} is not allowed: ${check.reason}`)) };
+      return {
+        call: (_, { provider }) =>
+          Promise.reject(problem('PROVIDER_ERROR', `the adapter URL of provider ${provider} is not allowed: ${check.reason}`)),
+      };
     }
     const url = new URL(config.url);
     return { call: (request, context) => call(url, config.timeoutMs, request, context) };

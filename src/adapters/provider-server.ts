@@ -99,7 +99,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Provid
     return sendProblem(res, requestId, 'VALIDATION_FAILED', 'the body is not valid JSON');
   }
   if (!isProviderRequest(body)) {
-    return sendProblem(res, requestId, 'VALIDATION_FAILED', 'the body is not a ProviderRequest {type, subject: {kind, id}, fields, purpose, caseId, requestId}');
+    return sendProblem(
+      res,
+      requestId,
+      'VALIDATION_FAILED',
+      'the body is not a ProviderRequest {type, subject: {kind, id}, fields, purpose, caseId, requestId}',
+    );
   }
   const answer = toProviderAnswer(await options.answer(body));
   if (answer === undefined) throw new Error('answer() returned something other than {found: true, record} or {found: false}');
@@ -144,10 +149,12 @@ function isProviderRequest(value: unknown): value is ProviderRequest {
   const subject = v.subject as Record<string, unknown> | null | undefined;
   return (
     typeof v.type === 'string' &&
-    typeof subject === 'object' && subject !== null &&
+    typeof subject === 'object' &&
+    subject !== null &&
     (subject.kind === 'person' || subject.kind === 'enterprise') &&
     typeof subject.id === 'string' &&
-    Array.isArray(v.fields) && v.fields.every((f) => typeof f === 'string') &&
+    Array.isArray(v.fields) &&
+    v.fields.every((f) => typeof f === 'string') &&
     typeof v.purpose === 'string' &&
     typeof v.caseId === 'string' &&
     typeof v.requestId === 'string'
@@ -162,6 +169,10 @@ function requestIdOf(req: IncomingMessage): string {
 function sendProblem(res: ServerResponse, requestId: string, code: ErrorCode, detail: string): void {
   const body = problemBody(problem(code, detail), requestId);
   const payload = JSON.stringify(body);
-  res.writeHead(body.status, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(payload), 'x-request-id': requestId });
+  res.writeHead(body.status, {
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(payload),
+    'x-request-id': requestId,
+  });
   res.end(payload);
 }

@@ -14,8 +14,6 @@ import { CHECKPOINT_JWS_TYPE, type Checkpoint } from './checkpoints.js';
 import { archiveBefore, RetentionError } from './retention.js';
 import { readCheckpointsFile, verifyDatabase, verifyFiles, type FileVerdict } from './verify.js';
 
-
-
 function chainPoint(option: string, value: string | undefined): ChainPoint | undefined {
   if (value === undefined) return undefined;
   const m = /^(\d+):([0-9a-f]{64})$/.exec(value);
@@ -38,9 +36,13 @@ async function sidecarMismatches(files: readonly string[]): Promise<string[]> {
 
 function describeFileVerdict(v: FileVerdict, several: boolean): string {
   if (!v.ok && v.atEnd) return `BROKEN: ${v.reason}; ${v.checked} events read`;
-  if (!v.ok) return `BROKEN: first broken seq ${v.firstBrokenSeq} (${several && v.file ? `${v.file} ` : ''}line ${v.line}): ${v.reason}; ${v.checked} events read`;
+  if (!v.ok)
+    return `BROKEN: first broken seq ${v.firstBrokenSeq} (${several && v.file ? `${v.file} ` : ''}line ${v.line}): ${v.reason}; ${v.checked} events read`;
   if (v.checked === 0) return 'OK: no events';
-  const from = v.anchor.seq === 0 ? 'genesis' : `seq ${v.anchor.seq} (${v.anchored ? 'given anchor' : "the first event's prevHash; pass --anchor to tie it to the archive"})`;
+  const from =
+    v.anchor.seq === 0
+      ? 'genesis'
+      : `seq ${v.anchor.seq} (${v.anchored ? 'given anchor' : "the first event's prevHash; pass --anchor to tie it to the archive"})`;
   const signed = v.checkpointsMatched === undefined ? '' : `; ${v.checkpointsMatched} signed checkpoints matched`;
   return `OK: ${v.checked} events (seq ${v.anchor.seq + 1}..${v.head.seq}) verified from ${from}${signed}`;
 }
@@ -61,13 +63,20 @@ async function unsignedCheckpoints(checkpoints: readonly Checkpoint[], jwksFile:
 
 export const AUDIT_COMMANDS: Record<string, Command> = {
   'audit verify': {
-    usage: 'audit verify [--file export.ndjson ...] [--anchor SEQ:HASH] [--head SEQ:HASH] [--checkpoints checkpoints.ndjson [--jwks jwks.json]]',
+    usage:
+      'audit verify [--file export.ndjson ...] [--anchor SEQ:HASH] [--head SEQ:HASH] [--checkpoints checkpoints.ndjson [--jwks jwks.json]]',
     summary:
       'recompute the audit hash chain: of the database (DATABASE_URL, or the embedded database in DATA_DIR), or offline of NDJSON exports/archives read line by line (several files verify as one chain, in the order given); exit 1 names the first broken seq',
     async run(args, ctx) {
       const { values } = parseArgs({
         args,
-        options: { file: { type: 'string', multiple: true }, anchor: { type: 'string' }, head: { type: 'string' }, checkpoints: { type: 'string' }, jwks: { type: 'string' } },
+        options: {
+          file: { type: 'string', multiple: true },
+          anchor: { type: 'string' },
+          head: { type: 'string' },
+          checkpoints: { type: 'string' },
+          jwks: { type: 'string' },
+        },
         strict: true,
       });
       const files = values.file ?? [];
@@ -75,7 +84,11 @@ export const AUDIT_COMMANDS: Record<string, Command> = {
         const v = await withDatabase(ctx, ({ db }) => verifyDatabase(db));
         const from = v.anchor.seq === 0 ? 'genesis' : `the archive anchor at seq ${v.anchor.seq}`;
         const signed = v.latestCheckpoint ? `; latest signed checkpoint at seq ${v.latestCheckpoint.seq}` : '; no signed checkpoint yet';
-        ctx.out(v.ok ? `OK: ${v.checked} events verified from ${from} to the head at seq ${v.head.seq}${signed}` : `BROKEN: first broken seq ${v.firstBrokenSeq}: ${v.reason}; ${v.checked} events read`);
+        ctx.out(
+          v.ok
+            ? `OK: ${v.checked} events verified from ${from} to the head at seq ${v.head.seq}${signed}`
+            : `BROKEN: first broken seq ${v.firstBrokenSeq}: ${v.reason}; ${v.checked} events read`,
+        );
         return v.ok ? 0 : 1;
       }
       const anchor = chainPoint('--anchor', values.anchor);
@@ -89,7 +102,11 @@ export const AUDIT_COMMANDS: Record<string, Command> = {
       }
       const tampered = await sidecarMismatches(files);
       for (const f of tampered) ctx.out(`BROKEN: ${f} does not match its .sha256 sidecar`);
-      const verdict = await verifyFiles(files, { ...(anchor ? { anchor } : {}), ...(expectHead ? { expectHead } : {}), ...(checkpoints ? { checkpoints } : {}) });
+      const verdict = await verifyFiles(files, {
+        ...(anchor ? { anchor } : {}),
+        ...(expectHead ? { expectHead } : {}),
+        ...(checkpoints ? { checkpoints } : {}),
+      });
       ctx.out(describeFileVerdict(verdict, files.length > 1));
       return verdict.ok && tampered.length === 0 ? 0 : 1;
     },
@@ -110,7 +127,9 @@ export const AUDIT_COMMANDS: Record<string, Command> = {
         }
         for (const f of r.files) ctx.out(`archived ${f.events} events (seq ${f.firstSeq}..${f.lastSeq}) to ${f.file}`);
         if (r.reroutedEvents > 0) ctx.out(`moved ${r.reroutedEvents} later events out of the default partition`);
-        ctx.out(`dropped partitions: ${r.droppedPartitions.join(', ') || '(none)'}; anchor moved from seq ${r.previousAnchor.seq} to seq ${r.anchor.seq} (${r.anchor.hash})`);
+        ctx.out(
+          `dropped partitions: ${r.droppedPartitions.join(', ') || '(none)'}; anchor moved from seq ${r.previousAnchor.seq} to seq ${r.anchor.seq} (${r.anchor.hash})`,
+        );
         return 0;
       } catch (err) {
         if (!(err instanceof RetentionError)) throw err;

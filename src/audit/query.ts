@@ -81,10 +81,17 @@ export interface Page<T> {
  * One page of matching events, newest first, by keyset on seq (no OFFSET: page 1000 costs what
  * page 1 costs, and the indexes on (column, seq) serve the common filters).
  */
-export async function searchEvents(db: DB, filters: AuditQueryFilters, page: { limit: number; before: number | null }): Promise<Page<AuditEvent>> {
+export async function searchEvents(
+  db: DB,
+  filters: AuditQueryFilters,
+  page: { limit: number; before: number | null },
+): Promise<Page<AuditEvent>> {
   let q = filteredEvents(db, filters).selectAll();
   if (page.before !== null) q = q.where('seq', '<', page.before);
-  const rows = await q.orderBy('seq', 'desc').limit(page.limit + 1).execute();
+  const rows = await q
+    .orderBy('seq', 'desc')
+    .limit(page.limit + 1)
+    .execute();
   const items = rows.slice(0, page.limit).map((r) => fromRow(r));
   const last = items.at(-1);
   return { items, nextCursor: rows.length > page.limit && last ? encodeCursor(last.seq) : null };
@@ -118,7 +125,9 @@ export async function* scanEvents(db: DB, filters: AuditQueryFilters, options: S
     }
     // A full page may have cut a run of equal seqs: take that seq whole, then continue after it.
     const boundary = last.seq;
-    const run = (await filteredEvents(db, filters).selectAll().where('seq', '=', boundary).orderBy('time').execute()).map((r) => fromRow(r));
+    const run = (await filteredEvents(db, filters).selectAll().where('seq', '=', boundary).orderBy('time').execute()).map((r) =>
+      fromRow(r),
+    );
     yield [...rows.filter((e) => e.seq < boundary), ...run];
     after = boundary;
   }

@@ -91,7 +91,9 @@ export class RefusalSummary {
     const done = this.options
       .sink()
       .append(input)
-      .catch((err: unknown) => this.options.logger.warn({ err, refused: input.detail?.refused }, 'rate-limit summary event could not be written'))
+      .catch((err: unknown) =>
+        this.options.logger.warn({ err, refused: input.detail?.refused }, 'rate-limit summary event could not be written'),
+      )
       .finally(() => this.writes.delete(done));
     this.writes.add(done);
   }

@@ -5,12 +5,7 @@ import type { ChainPoint } from './chain.js';
 import type { AuditEvent } from './event.js';
 
 export async function lockChainHead(trx: DB): Promise<ChainPoint> {
-  const row = await trx
-    .selectFrom('audit_chain_head')
-    .select(['seq', 'hash'])
-    .where('id', '=', 1)
-    .forUpdate()
-    .executeTakeFirstOrThrow();
+  const row = await trx.selectFrom('audit_chain_head').select(['seq', 'hash']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
   return { seq: Number(row.seq), hash: row.hash };
 }
 

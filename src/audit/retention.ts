@@ -73,7 +73,14 @@ export async function archiveBefore(db: DB, options: { before: string; dir: stri
     for (const f of files) await rm(f.file, { force: true }).then(() => rm(`${f.file}.sha256`, { force: true }));
     throw err;
   });
-  const result: ArchiveResult = { before: options.before, files, droppedPartitions: dropped, reroutedEvents: rerouted, previousAnchor, anchor };
+  const result: ArchiveResult = {
+    before: options.before,
+    files,
+    droppedPartitions: dropped,
+    reroutedEvents: rerouted,
+    previousAnchor,
+    anchor,
+  };
   await writeFile(path.join(options.dir, `audit-archive-before-${options.before}.json`), JSON.stringify(result, null, 2) + '\n');
   return result;
 }
@@ -137,7 +144,14 @@ async function writeArchive(db: DB, cutoff: Date, anchor: ChainPoint, dir: strin
         const name = `audit_events_${event.time.slice(0, 4)}_${event.time.slice(5, 7)}`;
         let file = files.get(name);
         if (!file) {
-          file = { name, handle: await open(path.join(dir, `${name}.partial`), 'w'), hash: createHash('sha256'), events: 0, firstSeq: event.seq, lastSeq: event.seq };
+          file = {
+            name,
+            handle: await open(path.join(dir, `${name}.partial`), 'w'),
+            hash: createHash('sha256'),
+            events: 0,
+            firstSeq: event.seq,
+            lastSeq: event.seq,
+          };
           files.set(name, file);
         }
         file.events += 1;

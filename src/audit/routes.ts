@@ -76,7 +76,12 @@ export default async function auditRoutes(app: ContractApp) {
       schema: {
         body: ref('AuditExportRequest'),
         response: {
-          200: { content: { [EXPORT_MEDIA_TYPES.ndjson]: { schema: { type: 'string' } }, [EXPORT_MEDIA_TYPES.csv]: { schema: { type: 'string' } } } },
+          200: {
+            content: {
+              [EXPORT_MEDIA_TYPES.ndjson]: { schema: { type: 'string' } },
+              [EXPORT_MEDIA_TYPES.csv]: { schema: { type: 'string' } },
+            },
+          },
           ...problems(400, 401, 403, 429, 503),
         },
       },
@@ -139,7 +144,10 @@ export default async function auditRoutes(app: ContractApp) {
     {
       onRequest: auditorOrPortal,
       config: { audit: { action: 'audit.subject-accesses', subject: 'subject' } },
-      schema: { body: ref('SubjectAccessesRequest'), response: { 200: ref('SubjectAccessesResponse'), ...problems(400, 401, 403, 422, 429, 503) } },
+      schema: {
+        body: ref('SubjectAccessesRequest'),
+        response: { 200: ref('SubjectAccessesResponse'), ...problems(400, 401, 403, 422, 429, 503) },
+      },
     },
     async (request) => {
       const { subject, from, to, limit, cursor } = request.body;
@@ -149,7 +157,11 @@ export default async function auditRoutes(app: ContractApp) {
       const before = cursorSeq(cursor);
       // Auditors see covert accesses (flagged); the portal, acting for the subject, only once disclosed.
       const disclosedBy = request.principal!.roles.includes('auditor') ? undefined : app.clock();
-      const page = await listSubjectAccesses(app.db, { subjectHmac: described.hmac, from, to, limit, before, disclosedBy }, namesFrom(await app.registry.get()));
+      const page = await listSubjectAccesses(
+        app.db,
+        { subjectHmac: described.hmac, from, to, limit, before, disclosedBy },
+        namesFrom(await app.registry.get()),
+      );
       await app.audit.record(request, {
         action: 'audit.subject-accesses',
         outcome: 'ok',

@@ -27,7 +27,8 @@ function needsCleaning(value: unknown): boolean {
 
 function clean(value: unknown): unknown {
   // Lone surrogates become U+FFFD (String#toWellFormed is ES2024, after this project's lib).
-  if (typeof value === 'string') return value.replace(/\0/g, '').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  if (typeof value === 'string')
+    return value.replace(/\0/g, '').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   if (Array.isArray(value)) return value.map(clean);
   if (value instanceof Date) return value.toISOString();

@@ -4,7 +4,14 @@ import type { AuditAction, AuditEvent } from './event.js';
 import { searchEvents, type Page } from './query.js';
 
 /** Events that touched a subject's data, as the data tracker lists them (auditors' own reads are not). */
-export const DATA_ACCESS_ACTIONS = ['lookup', 'batch.item', 'verification', 'case.material', 'consent.request', 'consent.decision'] as const satisfies readonly AuditAction[];
+export const DATA_ACCESS_ACTIONS = [
+  'lookup',
+  'batch.item',
+  'verification',
+  'case.material',
+  'consent.request',
+  'consent.decision',
+] as const satisfies readonly AuditAction[];
 
 /** Display names from the registry; null when a code is no longer registered. */
 export interface DisplayNames {

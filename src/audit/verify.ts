@@ -36,7 +36,10 @@ export async function verifyDatabase(db: DB, options: { pageSize?: number } = {}
       verifier.push(event);
       const signed = checkpoints.get(Number(event.seq));
       if (!mismatch && signed !== undefined && signed !== event.hash) {
-        mismatch = { seq: Number(event.seq), reason: `the event at seq ${event.seq} does not match the signed checkpoint at that seq: the chain was rewritten` };
+        mismatch = {
+          seq: Number(event.seq),
+          reason: `the event at seq ${event.seq} does not match the signed checkpoint at that seq: the chain was rewritten`,
+        };
       }
     }
   }
@@ -77,7 +80,10 @@ async function strayEvent(db: DB): Promise<{ seq: number; reason: string } | nul
       const seq = Number(row.seq);
       return {
         seq,
-        reason: seq <= head.anchor.seq ? `event ${seq} lies at or before the archive anchor ${head.anchor.seq}` : `event ${seq} lies past the chain head ${head.seq}`,
+        reason:
+          seq <= head.anchor.seq
+            ? `event ${seq} lies at or before the archive anchor ${head.anchor.seq}`
+            : `event ${seq} lies past the chain head ${head.seq}`,
       };
     });
 }
@@ -167,15 +173,31 @@ export async function verifyNdjson(lines: AsyncIterable<string>, options: FileVe
   if (options.checkpoints) out.checkpointsMatched = matched;
   const end = verdict.head;
   if (mismatch) {
-    return Object.assign(out, { ok: false, firstBrokenSeq: mismatch.seq, line: mismatch.line, reason: `the event at seq ${mismatch.seq} does not match the signed checkpoint at that seq` });
+    return Object.assign(out, {
+      ok: false,
+      firstBrokenSeq: mismatch.seq,
+      line: mismatch.line,
+      reason: `the event at seq ${mismatch.seq} does not match the signed checkpoint at that seq`,
+    });
   }
   const head = options.expectHead;
-  if (head && head.seq > end.seq) return endProblem(out, end.seq, `the file ends at seq ${end.seq} but the head says ${head.seq}: ${missing(end.seq + 1, head.seq)} missing at the end`);
-  if (head && head.seq < end.seq) return endProblem(out, head.seq + 1, `the file goes on past the head (seq ${head.seq}) to seq ${end.seq}`);
-  if (head && head.hash !== end.hash) return endProblem(out, end.seq, `the file ends at seq ${end.seq} as the head does, but with another hash`);
+  if (head && head.seq > end.seq)
+    return endProblem(
+      out,
+      end.seq,
+      `the file ends at seq ${end.seq} but the head says ${head.seq}: ${missing(end.seq + 1, head.seq)} missing at the end`,
+    );
+  if (head && head.seq < end.seq)
+    return endProblem(out, head.seq + 1, `the file goes on past the head (seq ${head.seq}) to seq ${end.seq}`);
+  if (head && head.hash !== end.hash)
+    return endProblem(out, end.seq, `the file ends at seq ${end.seq} as the head does, but with another hash`);
   const lastSigned = Math.max(0, ...checkpoints.keys());
   if (lastSigned > end.seq) {
-    return endProblem(out, end.seq + 1, `the file ends at seq ${end.seq} but a signed checkpoint says ${lastSigned}: ${missing(end.seq + 1, lastSigned)} missing at the end`);
+    return endProblem(
+      out,
+      end.seq + 1,
+      `the file ends at seq ${end.seq} but a signed checkpoint says ${lastSigned}: ${missing(end.seq + 1, lastSigned)} missing at the end`,
+    );
   }
   return out;
 }
@@ -206,7 +228,14 @@ export async function readCheckpointsFile(file: string): Promise<Checkpoint[]> {
       throw new Error(`${file} line ${lineNo} is not a JSON checkpoint`);
     }
     const payload = typeof c.jws === 'string' ? checkpointPayload(c.jws) : null;
-    if (!Number.isSafeInteger(c.seq) || typeof c.hash !== 'string' || !payload || payload.seq !== c.seq || payload.hash !== c.hash || payload.typ !== CHECKPOINT_JWS_TYPE) {
+    if (
+      !Number.isSafeInteger(c.seq) ||
+      typeof c.hash !== 'string' ||
+      !payload ||
+      payload.seq !== c.seq ||
+      payload.hash !== c.hash ||
+      payload.typ !== CHECKPOINT_JWS_TYPE
+    ) {
       throw new Error(`${file} line ${lineNo}: not a checkpoint whose JWS (${CHECKPOINT_JWS_TYPE}) carries its seq and hash`);
     }
     out.push(c);
@@ -252,5 +281,11 @@ function parseEvent(line: string): AuditEvent | null {
 function isChainable(value: unknown): value is AuditEvent {
   if (!isPlainObject(value)) return false;
   const { seq, prevHash, hash, time } = value;
-  return Number.isSafeInteger(seq) && typeof prevHash === 'string' && typeof hash === 'string' && typeof time === 'string' && !Number.isNaN(Date.parse(time));
+  return (
+    Number.isSafeInteger(seq) &&
+    typeof prevHash === 'string' &&
+    typeof hash === 'string' &&
+    typeof time === 'string' &&
+    !Number.isNaN(Date.parse(time))
+  );
 }

@@ -176,7 +176,10 @@ export class AuditWriter implements AuditSink {
     const expected = this.expected;
     if (!expected || batch.some((p) => !this.knownMonths.has(p.input.time.slice(0, 7)))) return null;
     if (this.options.checkpoints?.due(expected.seq + batch.length)) return null;
-    const chained = chainEvents(expected, batch.map((p) => p.input));
+    const chained = chainEvents(
+      expected,
+      batch.map((p) => p.input),
+    );
     const last = chained[chained.length - 1]!;
     this.expected = { seq: last.seq, hash: last.hash }; // the next batch may chain on this one at once
     if (await appendEventsIfHead(this.db, chained, expected, this.expected)) return chained;
@@ -198,7 +201,10 @@ export class AuditWriter implements AuditSink {
         const head = await lockChainHeadDurably(trx);
         locked();
         newMonths = await this.ensurePartitions(trx, batch);
-        const chained = chainEvents(head, batch.map((p) => p.input));
+        const chained = chainEvents(
+          head,
+          batch.map((p) => p.input),
+        );
         const last = chained[chained.length - 1]!;
         await appendEvents(trx, chained, { seq: last.seq, hash: last.hash });
         await this.options.checkpoints?.afterChained(trx, { seq: last.seq, hash: last.hash });

@@ -17,7 +17,10 @@ function basicCredentials(request: FastifyRequest): { id: string; secret: string
   const colon = decoded.indexOf(':');
   if (colon < 0) throw problem('UNAUTHENTICATED', 'malformed HTTP Basic credentials');
   try {
-    return { id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')), secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')) };
+    return {
+      id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+    };
   } catch {
     throw problem('UNAUTHENTICATED', 'malformed HTTP Basic credentials');
   }
@@ -86,7 +89,13 @@ export default async function authRoutes(app: FastifyInstance) {
       config: { audit: { action: 'token.issue', clientId: 'client_id' }, rateLimit: tokenQuota, oauthErrors: true },
       schema: {
         body: ref('TokenRequest'),
-        response: { 200: ref('TokenResponse'), 400: ref('TokenError'), 401: ref('TokenError'), 429: ref('TokenError'), 503: ref('TokenError') },
+        response: {
+          200: ref('TokenResponse'),
+          400: ref('TokenError'),
+          401: ref('TokenError'),
+          429: ref('TokenError'),
+          503: ref('TokenError'),
+        },
       },
     },
     async (request, reply) => {

@@ -11,9 +11,7 @@ const KEY_LEN = 32;
 const MAXMEM = 64 * 1024 * 1024;
 
 function scrypt(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scryptCb(secret, salt, KEY_LEN, options, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+  return new Promise((resolve, reject) => scryptCb(secret, salt, KEY_LEN, options, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 /** A new client secret: 32 random bytes, base64url. */

@@ -56,7 +56,8 @@ export async function consentGate(
     return null;
   }
   // A yes/no answer about the data is still about the data: only a released lookup can carry a consent.
-  if (gate.action === 'verification') throw problem('CONSENT_NOT_VALID', `type ${gate.type.type} needs the subject's consent: use POST /v1/lookups`);
+  if (gate.action === 'verification')
+    throw problem('CONSENT_NOT_VALID', `type ${gate.type.type} needs the subject's consent: use POST /v1/lookups`);
 
   const { principal } = caller;
   const now = deps.consents.settings.now();
@@ -67,7 +68,14 @@ export async function consentGate(
   if (!consent) throw problem('CONSENT_NOT_VALID', 'no such consent');
   const why = unusableBecause(
     consent,
-    { consumer: principal.department, type: gate.type.type, subjectHmac: subject.hmac, purpose: gate.purpose, caseId: gate.caseId, fields: gate.fields },
+    {
+      consumer: principal.department,
+      type: gate.type.type,
+      subjectHmac: subject.hmac,
+      purpose: gate.purpose,
+      caseId: gate.caseId,
+      fields: gate.fields,
+    },
     now,
   );
   if (why !== null) throw problem('CONSENT_NOT_VALID', why);

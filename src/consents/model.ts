@@ -62,7 +62,8 @@ export function unusableBecause(consent: Consent, use: ConsentUse, now: Date): s
   if (consent.type !== use.type) return `the consent is for type ${consent.type}, not ${use.type}`;
   if (consent.subjectHmac !== use.subjectHmac) return 'the consent is for another subject';
   if (consent.purpose !== use.purpose || consent.caseId !== use.caseId) return 'the consent is for another purpose or case';
-  if (!sameFields(consent.fields, use.fields)) return `the consent covers the fields ${consent.fields.join(', ')}, not ${[...use.fields].join(', ')}`;
+  if (!sameFields(consent.fields, use.fields))
+    return `the consent covers the fields ${consent.fields.join(', ')}, not ${[...use.fields].join(', ')}`;
   const status = statusAt(consent, now);
   if (status !== 'approved') return `the consent is ${status}`;
   return null;

@@ -6,7 +6,6 @@ import { parseSubject } from '../subjects/index.js';
 import { statusAt, viewOf, type Consent } from './model.js';
 import { decideConsent, findConsent, listConsentsOfSubject } from './repository.js';
 
-
 /** How many of a subject's consents the portal lists (newest first). */
 const PORTAL_LIST_LIMIT = 200;
 
@@ -36,7 +35,8 @@ export default async function consentRoutes(app: ContractApp) {
     async (request) => {
       const consent = await findConsent(app.db, request.params.consentId);
       // Another department's request answers as if it did not exist.
-      if (!consent || consent.consumer !== request.principal!.department) throw problem('NOT_FOUND', 'no such consent request of this department');
+      if (!consent || consent.consumer !== request.principal!.department)
+        throw problem('NOT_FOUND', 'no such consent request of this department');
       return viewOf(consent, app.consents.now());
     },
   );
@@ -46,7 +46,10 @@ export default async function consentRoutes(app: ContractApp) {
     {
       onRequest: portal,
       config: { audit: { action: 'consent.search', subject: 'subject' } },
-      schema: { body: ref('PortalConsentSearchRequest'), response: { 200: ref('PortalConsentList'), ...problems(400, 401, 403, 422, 429, 503) } },
+      schema: {
+        body: ref('PortalConsentSearchRequest'),
+        response: { 200: ref('PortalConsentList'), ...problems(400, 401, 403, 422, 429, 503) },
+      },
     },
     async (request) => {
       const { subject } = request.body;
@@ -77,7 +80,8 @@ export default async function consentRoutes(app: ContractApp) {
       if (!parsed.ok) throw problem('INVALID_SUBJECT_ID', parsed.reason);
       const consent = await findConsent(app.db, request.params.consentId);
       // Someone else's consent is answered exactly like a missing one: its existence is not revealed.
-      if (!consent || consent.subjectHmac !== app.audit.describeSubject(subject).hmac) throw problem('NOT_FOUND', 'no such consent request for this subject');
+      if (!consent || consent.subjectHmac !== app.audit.describeSubject(subject).hmac)
+        throw problem('NOT_FOUND', 'no such consent request for this subject');
       const now = app.consents.now();
       const status = statusAt(consent, now);
       if (status !== 'pending') throw problem('CONFLICT', `the consent request is ${status}, not pending`);

@@ -15,6 +15,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   }
   return (
     typeof message === 'string' &&
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|database ".*" is not currently accepting connections/.test(message)
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|database ".*" is not currently accepting connections/.test(
+      message,
+    )
   );
 }

@@ -97,7 +97,13 @@ export const DEMO_TYPES: readonly DemoTypeDef[] = [
     ],
   ),
   rowRecord(
-    { type: 'social-insurance-contributions', title: '社会保险缴费记录', provider: 'human-resources', subjectKind: 'person', sharing: 'conditional' },
+    {
+      type: 'social-insurance-contributions',
+      title: '社会保险缴费记录',
+      provider: 'human-resources',
+      subjectKind: 'person',
+      sharing: 'conditional',
+    },
     [
       { name: 'month', title: '缴费月份', schema: month },
       { name: 'employer', title: '缴费单位', schema: text },
@@ -118,34 +124,25 @@ export const DEMO_TYPES: readonly DemoTypeDef[] = [
       { name: 'coOwners', title: '共有人', sensitive: true, schema: { type: 'array', items: text } },
     ],
   ),
-  certificate(
-    { type: 'tax-clearance', title: '无欠税证明', provider: 'taxation', subjectKind: 'enterprise', sharing: 'conditional' },
-    [
-      { name: 'certificateNumber', title: '证明编号', schema: { type: 'string', pattern: '^WQ\\d{6}-\\d{4}-\\d{6}$' } },
-      { name: 'taxpayerName', title: '纳税人名称', schema: text },
-      { name: 'clear', title: '是否无欠税', schema: { type: 'boolean' } },
-      { name: 'period', title: '所属期', schema: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])/\\d{4}-(0[1-9]|1[0-2])$' } },
-      { name: 'issuedAt', title: '开具日期', schema: date },
-    ],
-  ),
-  certificate(
-    { type: 'degree-certificate', title: '学位证书', provider: 'education', subjectKind: 'person', sharing: 'unconditional' },
-    [
-      // 16 digits: 5-digit institution code, degree level, year awarded, 6-digit sequence.
-      { name: 'certificateNumber', title: '证书编号', schema: { type: 'string', pattern: '^\\d{16}$' } },
-      { name: 'degree', title: '学位', schema: { type: 'string', enum: ['bachelor', 'master', 'doctor'] } },
-      { name: 'major', title: '专业', schema: text },
-      { name: 'institution', title: '授予单位', schema: text },
-      { name: 'awardedAt', title: '授予日期', schema: date },
-    ],
-  ),
-  certificate(
-    { type: 'criminal-record', title: '违法犯罪记录', provider: 'public-security', subjectKind: 'person', sharing: 'none' },
-    [
-      { name: 'hasRecord', title: '有无犯罪记录', schema: { type: 'boolean' } },
-      { name: 'checkedAt', title: '查询日期', schema: date },
-    ],
-  ),
+  certificate({ type: 'tax-clearance', title: '无欠税证明', provider: 'taxation', subjectKind: 'enterprise', sharing: 'conditional' }, [
+    { name: 'certificateNumber', title: '证明编号', schema: { type: 'string', pattern: '^WQ\\d{6}-\\d{4}-\\d{6}$' } },
+    { name: 'taxpayerName', title: '纳税人名称', schema: text },
+    { name: 'clear', title: '是否无欠税', schema: { type: 'boolean' } },
+    { name: 'period', title: '所属期', schema: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])/\\d{4}-(0[1-9]|1[0-2])$' } },
+    { name: 'issuedAt', title: '开具日期', schema: date },
+  ]),
+  certificate({ type: 'degree-certificate', title: '学位证书', provider: 'education', subjectKind: 'person', sharing: 'unconditional' }, [
+    // 16 digits: 5-digit institution code, degree level, year awarded, 6-digit sequence.
+    { name: 'certificateNumber', title: '证书编号', schema: { type: 'string', pattern: '^\\d{16}$' } },
+    { name: 'degree', title: '学位', schema: { type: 'string', enum: ['bachelor', 'master', 'doctor'] } },
+    { name: 'major', title: '专业', schema: text },
+    { name: 'institution', title: '授予单位', schema: text },
+    { name: 'awardedAt', title: '授予日期', schema: date },
+  ]),
+  certificate({ type: 'criminal-record', title: '违法犯罪记录', provider: 'public-security', subjectKind: 'person', sharing: 'none' }, [
+    { name: 'hasRecord', title: '有无犯罪记录', schema: { type: 'boolean' } },
+    { name: 'checkedAt', title: '查询日期', schema: date },
+  ]),
   // What a person earns, month by month: released only with the person's consent (issue 15).
   rowRecord(
     {

@@ -66,7 +66,11 @@ export const DEMO_PROCEDURES: readonly Procedure[] = [
     title: '住房公积金提取',
     materials: ['household-registration', 'marriage-registration', 'real-estate-title', 'social-insurance-contributions'],
   },
-  { code: 'talent-subsidy', title: '人才补贴', materials: ['degree-certificate', 'social-insurance-contributions', 'household-registration'] },
+  {
+    code: 'talent-subsidy',
+    title: '人才补贴',
+    materials: ['degree-certificate', 'social-insurance-contributions', 'household-registration'],
+  },
   { code: 'special-additional-deduction', title: '个人所得税专项附加扣除', materials: ['marriage-registration', 'real-estate-title'] },
 ];
 
@@ -84,25 +88,54 @@ function grant(consumer: string, type: string, purposes: string[], fields: strin
  * yes/no questions about marital status.
  */
 export const DEMO_GRANTS: readonly Grant[] = [
-  grant('civil-affairs', 'household-registration', ['marriage-registration-application'], [
-    'name', 'gender', 'ethnicity', 'birthDate', 'householder', 'relationToHouseholder', 'registrationNumber', 'issuedBy', 'issuedAt',
-  ]),
-  grant('civil-affairs', 'marriage-registration', ['marriage-registration-application'], ['certificateNumber', 'status', 'registeredAt', 'issuedBy']),
-  grant('housing-fund', 'household-registration', ['housing-fund-withdrawal'], [
-    'name', 'gender', 'birthDate', 'address', 'householder', 'relationToHouseholder', 'registrationNumber',
-  ]),
-  grant('housing-fund', 'marriage-registration', ['housing-fund-withdrawal'], ['certificateNumber', 'status', 'spouseName', 'registeredAt']),
-  grant('housing-fund', 'real-estate-title', ['housing-fund-withdrawal'], [
-    'certificateNumber', 'location', 'area', 'usage', 'registeredAt', 'coOwners',
-  ]),
+  grant(
+    'civil-affairs',
+    'household-registration',
+    ['marriage-registration-application'],
+    ['name', 'gender', 'ethnicity', 'birthDate', 'householder', 'relationToHouseholder', 'registrationNumber', 'issuedBy', 'issuedAt'],
+  ),
+  grant(
+    'civil-affairs',
+    'marriage-registration',
+    ['marriage-registration-application'],
+    ['certificateNumber', 'status', 'registeredAt', 'issuedBy'],
+  ),
+  grant(
+    'housing-fund',
+    'household-registration',
+    ['housing-fund-withdrawal'],
+    ['name', 'gender', 'birthDate', 'address', 'householder', 'relationToHouseholder', 'registrationNumber'],
+  ),
+  grant(
+    'housing-fund',
+    'marriage-registration',
+    ['housing-fund-withdrawal'],
+    ['certificateNumber', 'status', 'spouseName', 'registeredAt'],
+  ),
+  grant(
+    'housing-fund',
+    'real-estate-title',
+    ['housing-fund-withdrawal'],
+    ['certificateNumber', 'location', 'area', 'usage', 'registeredAt', 'coOwners'],
+  ),
   grant('housing-fund', 'social-insurance-contributions', ['housing-fund-withdrawal'], ['month', 'employer', 'base']),
-  grant('human-resources', 'household-registration', ['talent-subsidy'], ['name', 'gender', 'birthDate', 'registrationNumber', 'issuedBy', 'issuedAt']),
+  grant(
+    'human-resources',
+    'household-registration',
+    ['talent-subsidy'],
+    ['name', 'gender', 'birthDate', 'registrationNumber', 'issuedBy', 'issuedAt'],
+  ),
   grant('human-resources', 'social-insurance-contributions', ['talent-subsidy'], ['month', 'employer', 'pension', 'medical']),
   // The talent housing pilot ended with 2020 (Beijing time): lookups under this grant now fail.
   grant('human-resources', 'real-estate-title', ['talent-subsidy'], ['certificateNumber', 'area', 'usage'], {
     expiresAt: '2020-12-31T16:00:00.000Z',
   }),
-  grant('market-regulation', 'tax-clearance', ['enterprise-establishment'], ['certificateNumber', 'taxpayerName', 'clear', 'period', 'issuedAt']),
+  grant(
+    'market-regulation',
+    'tax-clearance',
+    ['enterprise-establishment'],
+    ['certificateNumber', 'taxpayerName', 'clear', 'period', 'issuedAt'],
+  ),
   grant('taxation', 'marriage-registration', ['special-additional-deduction'], ['status'], { verifyOnly: true }),
   grant('taxation', 'real-estate-title', ['special-additional-deduction'], ['certificateNumber', 'area', 'usage', 'registeredAt']),
   // Income decides how much may be withdrawn; the tax record is released only with the person's consent.

@@ -5,8 +5,36 @@
 import type { Random } from './random.js';
 
 const SURNAMES = [
-  '王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙', '马', '朱', '胡',
-  '郭', '何', '林', '高', '罗', '郑', '梁', '谢', '宋', '唐', '许', '韩', '冯', '邓', '曹',
+  '王',
+  '李',
+  '张',
+  '刘',
+  '陈',
+  '杨',
+  '黄',
+  '赵',
+  '吴',
+  '周',
+  '徐',
+  '孙',
+  '马',
+  '朱',
+  '胡',
+  '郭',
+  '何',
+  '林',
+  '高',
+  '罗',
+  '郑',
+  '梁',
+  '谢',
+  '宋',
+  '唐',
+  '许',
+  '韩',
+  '冯',
+  '邓',
+  '曹',
 ];
 
 // Given-name characters by the gender they usually suggest, so that names read naturally.
@@ -33,7 +61,22 @@ export const ROADS = ['建设路', '人民路', '解放路', '和平路', '文�
 
 export const ETHNICITIES = ['汉族', '汉族', '汉族', '汉族', '汉族', '汉族', '汉族', '回族', '满族', '畲族', '壮族', '蒙古族'] as const;
 
-export const TRADE_NAMES = ['云帆', '青禾', '启明', '万象', '瑞丰', '景澜', '鸿途', '知行', '拾光', '嘉禾', '蓝湾', '星河', '恒远', '德信'] as const;
+export const TRADE_NAMES = [
+  '云帆',
+  '青禾',
+  '启明',
+  '万象',
+  '瑞丰',
+  '景澜',
+  '鸿途',
+  '知行',
+  '拾光',
+  '嘉禾',
+  '蓝湾',
+  '星河',
+  '恒远',
+  '德信',
+] as const;
 
 export const INDUSTRIES = [
   { suffix: '科技', scope: '技术开发、技术咨询、技术服务；软件开发' },
@@ -54,7 +97,18 @@ export const UNIVERSITIES = [
   { code: '90104', name: '西湖医科大学' },
 ] as const;
 
-export const MAJORS = ['计算机科学与技术', '法学', '会计学', '临床医学', '土木工程', '汉语言文学', '金融学', '机械工程', '英语', '公共管理'] as const;
+export const MAJORS = [
+  '计算机科学与技术',
+  '法学',
+  '会计学',
+  '临床医学',
+  '土木工程',
+  '汉语言文学',
+  '金融学',
+  '机械工程',
+  '英语',
+  '公共管理',
+] as const;
 
 /** A synthetic two- or three-character name; `surname` keeps a family together. */
 export function personName(random: Random, male: boolean, surname?: string): string {

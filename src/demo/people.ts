@@ -5,7 +5,17 @@
  */
 import type { SubjectKind } from '../registry/model.js';
 import { generateResidentId } from '../subjects/resident-id.js';
-import { DISTRICTS, ETHNICITIES, INDUSTRIES, MAJORS, OTHER_BIRTH_REGIONS, TRADE_NAMES, UNIVERSITIES, personName, streetAddress } from './names.js';
+import {
+  DISTRICTS,
+  ETHNICITIES,
+  INDUSTRIES,
+  MAJORS,
+  OTHER_BIRTH_REGIONS,
+  TRADE_NAMES,
+  UNIVERSITIES,
+  personName,
+  streetAddress,
+} from './names.js';
 import type { Random } from './random.js';
 import { createRandom, monthBefore } from './random.js';
 
@@ -124,8 +134,10 @@ function makePerson(random: Random, index: number, usedNames: Set<string>, usedI
   const records = new Map<string, DemoRecord>();
 
   if (showcase || random.chance(0.9)) {
-    const relation = marital === 'married' && random.chance(0.35) ? 'spouse' : age < 35 && random.chance(0.4) ? (male ? 'son' : 'daughter') : 'self';
-    const householder = relation === 'spouse' ? spouseName : relation === 'self' ? name : personName(random, random.chance(0.5), name.charAt(0));
+    const relation =
+      marital === 'married' && random.chance(0.35) ? 'spouse' : age < 35 && random.chance(0.4) ? (male ? 'son' : 'daughter') : 'self';
+    const householder =
+      relation === 'spouse' ? spouseName : relation === 'self' ? name : personName(random, random.chance(0.5), name.charAt(0));
     records.set('household-registration', {
       name,
       gender: male ? 'male' : 'female',

@@ -3,7 +3,17 @@ import { generateClientSecret, hashSecret, verifySecret } from '../auth/secrets.
 import { minimiseRecord } from '../policy/minimise.js';
 import type { AdapterConfig, Role, TypeKind } from '../registry/model.js';
 import { findClient, upsertClient, upsertDepartment, upsertGrant, upsertProcedure, upsertType } from '../registry/repository.js';
-import { DEMO_CLIENTS, DEMO_DEPARTMENTS, DEMO_TYPES, DEMO_GRANTS, DEMO_PROCEDURES, createDemoDataset, demoTypeDefs, type DemoDataset, type DemoSubject } from './data.js';
+import {
+  DEMO_CLIENTS,
+  DEMO_DEPARTMENTS,
+  DEMO_TYPES,
+  DEMO_GRANTS,
+  DEMO_PROCEDURES,
+  createDemoDataset,
+  demoTypeDefs,
+  type DemoDataset,
+  type DemoSubject,
+} from './data.js';
 
 /** One line of data/demo-credentials.json. */
 export interface DemoCredential {
@@ -24,7 +34,10 @@ export interface SeedOptions {
  * Seeds the demo government idempotently: departments, catalogue, procedures, grants and one
  * client per demo system. Running it again changes nothing but what the demo defines.
  */
-export async function seedDemo(app: FastifyInstance, options: SeedOptions = {}): Promise<{ credentials: DemoCredential[]; subjects: DemoSubject[] }> {
+export async function seedDemo(
+  app: FastifyInstance,
+  options: SeedOptions = {},
+): Promise<{ credentials: DemoCredential[]; subjects: DemoSubject[] }> {
   const db = app.db;
   for (const d of DEMO_DEPARTMENTS) await upsertDepartment(db, d.code, d.name);
   for (const t of demoTypeDefs(options.adapterFor)) await upsertType(db, t);
@@ -39,7 +52,12 @@ export async function seedDemo(app: FastifyInstance, options: SeedOptions = {}):
         return { ...c, roles: [...c.roles], clientSecret: known };
       }
       const clientSecret = generateClientSecret();
-      await upsertClient(db, { clientId: c.clientId, department: c.department, roles: [...c.roles], secretHash: await hashSecret(clientSecret) });
+      await upsertClient(db, {
+        clientId: c.clientId,
+        department: c.department,
+        roles: [...c.roles],
+        secretHash: await hashSecret(clientSecret),
+      });
       return { ...c, roles: [...c.roles], clientSecret };
     }),
   );
@@ -47,7 +65,7 @@ export async function seedDemo(app: FastifyInstance, options: SeedOptions = {}):
   return { credentials, subjects: createDemoDataset().subjects };
 }
 
-const kindOf = (type: string): TypeKind => (DEMO_TYPES.find((t) => t.type === type)?.kind ?? 'certificate');
+const kindOf = (type: string): TypeKind => DEMO_TYPES.find((t) => t.type === type)?.kind ?? 'certificate';
 
 /**
  * Serves every demo department in-process (adapter `{kind: "builtin", name: <department>}`).

@@ -39,11 +39,14 @@ export async function fetchAll(
       fetchOne(deps, caller, snapshot, item, action).then(
         (fetched): Settled => ({ ok: true, fetched }),
         // fetchOne rejects with an AppError (it converts whatever it caught), or asks for consent.
-        (error: AppError | ConsentPending): Settled => (error instanceof ConsentPending ? { ok: false, pending: error } : { ok: false, error }),
+        (error: AppError | ConsentPending): Settled =>
+          error instanceof ConsentPending ? { ok: false, pending: error } : { ok: false, error },
       ),
     ),
   );
-  const auditDown = settled.find((s): s is Extract<Settled, { error: AppError }> => !s.ok && 'error' in s && s.error.code === 'AUDIT_UNAVAILABLE');
+  const auditDown = settled.find(
+    (s): s is Extract<Settled, { error: AppError }> => !s.ok && 'error' in s && s.error.code === 'AUDIT_UNAVAILABLE',
+  );
   if (auditDown) throw auditDown.error;
   return settled;
 }
@@ -74,7 +77,14 @@ export async function runBatch(deps: LookupDeps, caller: Caller, snapshot: Regis
   const results = settled.map((s, k): BatchResult => {
     const type = body.items[k]!.type;
     if (s.ok) {
-      const ok: BatchResult = { type, status: 'ok', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof, disputed: s.fetched.disputed };
+      const ok: BatchResult = {
+        type,
+        status: 'ok',
+        lookupId: s.fetched.lookupId,
+        record: s.fetched.record,
+        proof: s.fetched.proof,
+        disputed: s.fetched.disputed,
+      };
       return s.fetched.consentId ? { ...ok, consentId: s.fetched.consentId } : ok;
     }
     if ('pending' in s) return { type, status: 'pending', consentId: s.pending.consentId, expiresAt: s.pending.expiresAt };

@@ -62,7 +62,15 @@ export async function runCase(deps: LookupDeps, caller: Caller, snapshot: Regist
   const { requestId } = caller;
   const materials = settled.map((s, k): CaseMaterial => {
     const type = procedure.materials[k]!;
-    if (s.ok) return { type, status: 'fetched', lookupId: s.fetched.lookupId, record: s.fetched.record, proof: s.fetched.proof, disputed: s.fetched.disputed };
+    if (s.ok)
+      return {
+        type,
+        status: 'fetched',
+        lookupId: s.fetched.lookupId,
+        record: s.fetched.record,
+        proof: s.fetched.proof,
+        disputed: s.fetched.disputed,
+      };
     // A consent was requested: the material waits for the applicant's decision in the portal.
     if ('pending' in s) {
       const detail = `awaiting the applicant's consent until ${s.pending.expiresAt}`;

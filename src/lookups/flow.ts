@@ -94,7 +94,8 @@ export async function auditedItem<T>(
     const appError = toAppError(err);
     // An audit failure is already the answer; anything else is recorded as this item's outcome.
     if (appError.code !== 'AUDIT_UNAVAILABLE') {
-      if (appError.status >= 500) caller.log.warn({ err: appError.cause ?? appError, code: appError.code, type: item.type }, appError.message);
+      if (appError.status >= 500)
+        caller.log.warn({ err: appError.cause ?? appError, code: appError.code, type: item.type }, appError.message);
       const detail = item.failureDetail ? { ...ctx.detail, ...item.failureDetail(appError) } : ctx.detail;
       await deps.audit.record(caller, { ...eventBase(ctx), outcome: outcomeOf(appError), errorCode: appError.code, detail });
     }
@@ -181,7 +182,14 @@ export async function resolveAndCall(
     }
   };
   const answer = await adapter.call(
-    { type: type.type, subject: parsed.subject, fields: decision.fields, purpose: item.purpose, caseId: item.caseId, requestId: caller.requestId },
+    {
+      type: type.type,
+      subject: parsed.subject,
+      fields: decision.fields,
+      purpose: item.purpose,
+      caseId: item.caseId,
+      requestId: caller.requestId,
+    },
     { provider: type.provider, timeoutMs, check },
   );
   if (!checked) check(answer);
@@ -234,7 +242,16 @@ export async function fetchOne(
       ...(resolved.consentId ? { consentId: resolved.consentId } : {}),
       disputed,
     });
-    const fetched: Fetched = { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, record, fetchedAt, proof, disputed };
+    const fetched: Fetched = {
+      lookupId: ctx.lookupId,
+      type: type.type,
+      provider: type.provider,
+      subject,
+      record,
+      fetchedAt,
+      proof,
+      disputed,
+    };
     if (resolved.consentId) fetched.consentId = resolved.consentId;
     return fetched;
   });

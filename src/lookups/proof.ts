@@ -4,7 +4,9 @@ import type { SigningKey } from '../keys/keyring.js';
 
 /** base64url SHA-256 of the RFC 8785 canonical JSON of `value`: what a proof binds. */
 export function digestOf(value: unknown): string {
-  return createHash('sha256').update(canonicalize(value) ?? 'null').digest('base64url');
+  return createHash('sha256')
+    .update(canonicalize(value) ?? 'null')
+    .digest('base64url');
 }
 
 /** The claims a proof carries (ARCHITECTURE.md, "proof"). */

@@ -1,6 +1,13 @@
 import { problem } from '../errors.js';
 import { countAnsweredVerifications } from '../audit/budget.js';
-import { checkClaimAgainstSchema, checkClaimOrderable, checkClaimShape, evaluateClaim, fieldSchemaOf, type Claim } from '../policy/claims.js';
+import {
+  checkClaimAgainstSchema,
+  checkClaimOrderable,
+  checkClaimShape,
+  evaluateClaim,
+  fieldSchemaOf,
+  type Claim,
+} from '../policy/claims.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import type { Caller, LookupDeps } from './deps.js';
 import { auditedItem, eventBase, resolveAndCall } from './flow.js';
@@ -38,7 +45,14 @@ export async function verifyClaim(
   body: VerificationRequest,
 ): Promise<VerificationAnswer> {
   const { claim } = body;
-  const item = { type: body.type, subject: body.subject, purpose: body.purpose, caseId: body.caseId, officer: body.officer, fields: [claim.field] };
+  const item = {
+    type: body.type,
+    subject: body.subject,
+    purpose: body.purpose,
+    caseId: body.caseId,
+    officer: body.officer,
+    fields: [claim.field],
+  };
   let releaseBudget = () => {};
   try {
     return await auditedItem(deps, caller, item, 'verification', async (ctx) => {
@@ -53,27 +67,27 @@ export async function verifyClaim(
         const orderable = checkClaimOrderable(claim, fieldSchema);
         if (!orderable.ok) throw problem('UNSUPPORTED_CLAIM', orderable.reason);
         releaseBudget = await spendVerifyBudget(deps, caller.principal.department, body.subject, type.type);
-    });
-    const evaluated = evaluateClaim(resolved.type.kind, resolved.record, claim);
-    if (!evaluated.ok) throw problem('VALIDATION_FAILED', evaluated.reason);
-    const { result } = evaluated;
-    const digest = digestOf({ claim, result });
+      });
+      const evaluated = evaluateClaim(resolved.type.kind, resolved.record, claim);
+      if (!evaluated.ok) throw problem('VALIDATION_FAILED', evaluated.reason);
+      const { result } = evaluated;
+      const digest = digestOf({ claim, result });
 
-    await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: [] });
-    const { type, maskedSubject: subject, answeredAt: verifiedAt } = resolved;
-    const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
-      lookupId: ctx.lookupId,
-      type: type.type,
-      provider: type.provider,
-      subject,
-      purpose: body.purpose,
-      caseId: body.caseId,
-      fetchedAt: verifiedAt,
-      digest,
-      claim,
-      result,
-    });
-    return { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, claim, result, verifiedAt, proof };
+      await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: [] });
+      const { type, maskedSubject: subject, answeredAt: verifiedAt } = resolved;
+      const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
+        lookupId: ctx.lookupId,
+        type: type.type,
+        provider: type.provider,
+        subject,
+        purpose: body.purpose,
+        caseId: body.caseId,
+        fetchedAt: verifiedAt,
+        digest,
+        claim,
+        result,
+      });
+      return { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, claim, result, verifiedAt, proof };
     });
   } finally {
     // The answered event is committed (or there is none): the trail's count takes over.
@@ -87,7 +101,12 @@ export async function verifyClaim(
  * from the audit trail (src/audit/budget.ts); concurrent calls on one replica are counted while in
  * flight too. Beyond it: 429 RATE_LIMITED with Retry-After (seconds to the next UTC midnight).
  */
-async function spendVerifyBudget(deps: Pick<LookupDeps, 'audit' | 'verifyBudget'>, consumer: string, subject: { kind: string; id: string }, type: string): Promise<() => void> {
+async function spendVerifyBudget(
+  deps: Pick<LookupDeps, 'audit' | 'verifyBudget'>,
+  consumer: string,
+  subject: { kind: string; id: string },
+  type: string,
+): Promise<() => void> {
   const now = new Date();
   const since = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
   const subjectHmac = deps.audit.describeSubject(subject).hmac;

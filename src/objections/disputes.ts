@@ -53,9 +53,11 @@ export class DisputeIndex {
       return counts;
     });
     this.loading = loading;
-    void loading.finally(() => {
-      if (this.loading === loading) this.loading = null;
-    }).catch(() => undefined);
+    void loading
+      .finally(() => {
+        if (this.loading === loading) this.loading = null;
+      })
+      .catch(() => undefined);
     return loading;
   }
 }

@@ -71,7 +71,13 @@ export async function findObjection(db: DB, objectionId: string): Promise<Object
 
 /** A subject's objections, newest first. */
 export async function listForSubject(db: DB, subjectHmac: string, limit: number): Promise<Objection[]> {
-  const rows = await db.selectFrom('objections').selectAll().where('subject_hmac', '=', subjectHmac).orderBy('created_at', 'desc').limit(limit).execute();
+  const rows = await db
+    .selectFrom('objections')
+    .selectAll()
+    .where('subject_hmac', '=', subjectHmac)
+    .orderBy('created_at', 'desc')
+    .limit(limit)
+    .execute();
   return rows.map(toObjection);
 }
 
@@ -101,7 +107,12 @@ export async function resolveObjection(
 ): Promise<Objection | undefined> {
   const r = await db
     .updateTable('objections')
-    .set({ status: resolution.status, response: resolution.response, resolved_by: resolution.resolvedBy, resolved_at: resolution.resolvedAt })
+    .set({
+      status: resolution.status,
+      response: resolution.response,
+      resolved_by: resolution.resolvedBy,
+      resolved_at: resolution.resolvedAt,
+    })
     .where('objection_id', '=', objectionId)
     .where('status', '=', 'open')
     .returningAll()

@@ -5,8 +5,15 @@ import { problem } from '../errors.js';
 import { problems, ref, type ContractApp } from '../openapi.js';
 import { pathParams } from '../registry/admin-shared.js';
 import { parseSubject } from '../subjects/index.js';
-import { findObjection, insertObjection, listForSubject, listForTypes, resolveObjection, type Objection, type ObjectionStatus } from './repository.js';
-
+import {
+  findObjection,
+  insertObjection,
+  listForSubject,
+  listForTypes,
+  resolveObjection,
+  type Objection,
+  type ObjectionStatus,
+} from './repository.js';
 
 /** At most this many objections per answer (a person's list; a provider's queue, oldest first). */
 const MAX_LISTED = 500;
@@ -107,7 +114,13 @@ export default async function objectionRoutes(app: ContractApp) {
       });
       await insertObjection(app.db, { ...objection, filedBy: request.principal!.clientId });
       app.objections.disputes.invalidate();
-      return reply.code(201).send({ objectionId: objection.objectionId, status: objection.status, type: objection.type, provider: objection.provider, createdAt: objection.createdAt });
+      return reply.code(201).send({
+        objectionId: objection.objectionId,
+        status: objection.status,
+        type: objection.type,
+        provider: objection.provider,
+        createdAt: objection.createdAt,
+      });
     },
   );
 
@@ -116,13 +129,21 @@ export default async function objectionRoutes(app: ContractApp) {
     {
       onRequest: portal,
       config: { audit: { action: 'objection.search', subject: 'subject' } },
-      schema: { body: ref('ObjectionSearchRequest'), response: { 200: ref('ObjectionSearchResponse'), ...problems(400, 401, 403, 422, 429, 503) } },
+      schema: {
+        body: ref('ObjectionSearchRequest'),
+        response: { 200: ref('ObjectionSearchResponse'), ...problems(400, 401, 403, 422, 429, 503) },
+      },
     },
     async (request) => {
       const parsed = parseSubject(request.body.subject);
       if (!parsed.ok) throw problem('INVALID_SUBJECT_ID', parsed.reason);
       const objections = await listForSubject(app.db, app.audit.describeSubject(parsed.subject).hmac, MAX_LISTED);
-      await app.audit.record(request, { action: 'objection.search', outcome: 'ok', subject: parsed.subject, detail: { returned: objections.length } });
+      await app.audit.record(request, {
+        action: 'objection.search',
+        outcome: 'ok',
+        subject: parsed.subject,
+        detail: { returned: objections.length },
+      });
       return { objections: objections.map(portalView) };
     },
   );
@@ -176,7 +197,8 @@ export default async function objectionRoutes(app: ContractApp) {
       const { objectionId } = request.params;
       const found = await findObjection(app.db, objectionId);
       // Another department's objection reads as missing: its existence is none of the caller's business.
-      if (!found || !(await providedTypes(request)).has(found.type)) throw problem('NOT_FOUND', `no objection ${objectionId} to a type of this department`);
+      if (!found || !(await providedTypes(request)).has(found.type))
+        throw problem('NOT_FOUND', `no objection ${objectionId} to a type of this department`);
       if (found.status !== 'open') throw problem('CONFLICT', `objection ${objectionId} is already ${found.status}`);
       const subject = { kind: found.subjectKind, id: app.objections.open(found.objectionId, found.subjectSealed) };
       const facts = { type: found.type, provider: found.provider, subject, detail: { objectionId, status: request.body.status } };

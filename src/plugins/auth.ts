@@ -128,7 +128,9 @@ async function authPlugin(app: FastifyInstance) {
       claims = await verifiedClaims(request, token);
     } catch (err) {
       const expired = (err as { code?: string }).code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED';
-      throw problem('UNAUTHENTICATED', expired ? 'the token has expired' : 'the token is malformed, untrusted or not valid now', { cause: err });
+      throw problem('UNAUTHENTICATED', expired ? 'the token has expired' : 'the token is malformed, untrusted or not valid now', {
+        cause: err,
+      });
     }
     const { sub, dept, roles, jti } = claims;
     if (typeof sub !== 'string' || typeof dept !== 'string' || !Array.isArray(roles) || typeof jti !== 'string') {

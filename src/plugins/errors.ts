@@ -34,10 +34,14 @@ export function toAppError(err: FastifyError | AppError | Error): AppError {
 
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, err: AppError) {
   for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-  if (request.routeOptions.config?.oauthErrors && err.status !== 500) return sendOAuthProblem(request, reply, problemBody(err, String(request.id)));
+  if (request.routeOptions.config?.oauthErrors && err.status !== 500)
+    return sendOAuthProblem(request, reply, problemBody(err, String(request.id)));
   // RFC 6750 §3: a 401 names the scheme it wants.
   if (err.status === 401) reply.header('www-authenticate', 'Bearer realm="onetrip", error="invalid_token"');
-  return reply.code(err.status).type('application/problem+json').send(problemBody(err, String(request.id)));
+  return reply
+    .code(err.status)
+    .type('application/problem+json')
+    .send(problemBody(err, String(request.id)));
 }
 
 async function errorsPlugin(app: FastifyInstance) {

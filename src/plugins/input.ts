@@ -39,7 +39,10 @@ export function findUnsafeText(value: unknown, path = ''): string | null {
 export function assertSafeText(value: unknown, where: string): void {
   const found = findUnsafeText(value);
   if (found !== null) {
-    throw problem('VALIDATION_FAILED', `${where}${found === '/' ? '' : found} holds U+0000 or an unpaired surrogate, which no text member may contain`);
+    throw problem(
+      'VALIDATION_FAILED',
+      `${where}${found === '/' ? '' : found} holds U+0000 or an unpaired surrogate, which no text member may contain`,
+    );
   }
 }
 
@@ -82,7 +85,9 @@ export function isGatewayDateTime(value: string): boolean {
 
 /** Ajv plugin (Fastify's `ajv.plugins`, after ajv-formats) that makes the shared schemas use these formats. */
 export function gatewayFormats(ajv: Ajv): Ajv {
-  return ajv.addFormat('date-time', { type: 'string', validate: isGatewayDateTime }).addFormat('date', { type: 'string', validate: isGatewayDate });
+  return ajv
+    .addFormat('date-time', { type: 'string', validate: isGatewayDateTime })
+    .addFormat('date', { type: 'string', validate: isGatewayDate });
 }
 
 async function inputPlugin(app: FastifyInstance) {

@@ -158,4 +158,8 @@ declare module 'fastify' {
   }
 }
 
-export default fp(unauthLimitPlugin, { name: 'unauth-limit', fastify: '5.x', dependencies: ['config', 'errors', 'audit', 'auth', 'rate-limit'] });
+export default fp(unauthLimitPlugin, {
+  name: 'unauth-limit',
+  fastify: '5.x',
+  dependencies: ['config', 'errors', 'audit', 'auth', 'rate-limit'],
+});

@@ -20,8 +20,7 @@ export interface AccessRequest {
 }
 
 export type AccessDecision =
-  | { allowed: true; fields: string[]; basis: 'grant' | 'open'; grantIds: string[] }
-  | { allowed: false; code: ErrorCode; detail: string };
+  { allowed: true; fields: string[]; basis: 'grant' | 'open'; grantIds: string[] } | { allowed: false; code: ErrorCode; detail: string };
 
 const deny = (code: ErrorCode, detail: string): AccessDecision => ({ allowed: false, code, detail });
 
@@ -58,7 +57,10 @@ export function decideAccess(req: AccessRequest): AccessDecision {
 
   if (type.sharing === 'conditional') {
     if (live.length === 0) {
-      return deny('NOT_GRANTED', req.grants.length > 0 ? `the grant for ${type.type} has expired` : `no grant for type ${type.type} (有条件共享)`);
+      return deny(
+        'NOT_GRANTED',
+        req.grants.length > 0 ? `the grant for ${type.type} has expired` : `no grant for type ${type.type} (有条件共享)`,
+      );
     }
     if (forPurpose.length === 0) {
       return deny('PURPOSE_NOT_ALLOWED', `purpose ${req.purpose} is not among the purposes granted for ${type.type}`);

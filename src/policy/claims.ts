@@ -127,7 +127,10 @@ function evaluateOne(actual: unknown, claim: Claim): ClaimResult {
       // Strings compare by code unit, so ISO dates and months compare as dates.
       if (typeof actual === 'number' && typeof expected === 'number') return { ok: true, result: ordered(claim.op, actual, expected) };
       if (typeof actual === 'string' && typeof expected === 'string') return { ok: true, result: ordered(claim.op, actual, expected) };
-      return { ok: false, reason: `field ${claim.field} holds a ${jsonType(actual)}; op "${claim.op}" cannot compare it with a ${jsonType(expected)}` };
+      return {
+        ok: false,
+        reason: `field ${claim.field} holds a ${jsonType(actual)}; op "${claim.op}" cannot compare it with a ${jsonType(expected)}`,
+      };
     }
   }
 }
@@ -141,4 +144,3 @@ function jsonType(value: unknown): string {
   if (Array.isArray(value)) return 'array';
   return typeof value === 'number' ? 'number' : typeof value;
 }
-

@@ -5,7 +5,6 @@ import type { Grant, Procedure } from './model.js';
 import { deleteGrant, findGrant, findProcedure, listGrants, listProcedures, upsertGrant, upsertProcedure } from './repository.js';
 import { checkGrant, checkProcedure } from './validate.js';
 
-
 /** The `covert` member of a grant's change event: only when covertness was or is set. */
 function covertChange(before: Grant['covert'], after: Grant['covert']): { extra?: Record<string, unknown> } {
   if (!before && !after) return {};

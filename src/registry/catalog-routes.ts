@@ -31,7 +31,17 @@ export function grantView(type: TypeDef, grants: readonly Grant[], now: Date): G
 function entry(snapshot: RegistrySnapshot, type: TypeDef, consumer: string, now: Date) {
   const { type: code, kind, title, provider, subjectKind, sharing, fields } = type;
   const consent = type.consent ?? 'none';
-  return { type: code, kind, title, provider, subjectKind, sharing, consent, fields, grant: grantView(type, snapshot.grantsFor(consumer, code), now) };
+  return {
+    type: code,
+    kind,
+    title,
+    provider,
+    subjectKind,
+    sharing,
+    consent,
+    fields,
+    grant: grantView(type, snapshot.grantsFor(consumer, code), now),
+  };
 }
 
 /** The resource catalogue (资源目录) as a consumer department sees it. */
@@ -54,7 +64,10 @@ export default async function catalogRoutes(app: ContractApp) {
     '/v1/catalog/:type',
     {
       onRequest: consumer,
-      schema: { params: pathParams(app, { type: 'TypeCode' }), response: { 200: ref('CatalogTypeDetail'), ...problems(400, 401, 403, 404, 429) } },
+      schema: {
+        params: pathParams(app, { type: 'TypeCode' }),
+        response: { 200: ref('CatalogTypeDetail'), ...problems(400, 401, 403, 404, 429) },
+      },
     },
     async (request) => {
       const snapshot = await app.registry.get();

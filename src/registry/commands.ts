@@ -19,7 +19,12 @@ export const CLIENT_COMMANDS: Record<string, Command> = {
     async run(args, ctx) {
       const { values } = parseArgs({
         args,
-        options: { department: { type: 'string' }, roles: { type: 'string' }, 'name-zh': { type: 'string' }, 'name-en': { type: 'string' } },
+        options: {
+          department: { type: 'string' },
+          roles: { type: 'string' },
+          'name-zh': { type: 'string' },
+          'name-en': { type: 'string' },
+        },
         strict: true,
       });
       const department = values.department ?? '';
@@ -31,7 +36,8 @@ export const CLIENT_COMMANDS: Record<string, Command> = {
       const issued = await withDatabase(ctx, async ({ db }) => {
         const exists = await findDepartment(db, department);
         if (!exists) {
-          if (!values['name-zh'] || !values['name-en']) throw new Error(`department ${department} does not exist: give --name-zh and --name-en to create it`);
+          if (!values['name-zh'] || !values['name-en'])
+            throw new Error(`department ${department} does not exist: give --name-zh and --name-en to create it`);
           await upsertDepartment(db, department, { zh: values['name-zh'], en: values['name-en'] });
         }
         const writer = new AuditWriter(db, { maxEvents: 10, intervalMs: 0, logger: { error: () => {}, warn: () => {} } });

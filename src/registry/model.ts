@@ -21,9 +21,7 @@ export interface FieldDef {
   sensitive: boolean;
 }
 
-export type AdapterConfig =
-  | { kind: 'http'; url: string; timeoutMs: number }
-  | { kind: 'builtin'; name: string };
+export type AdapterConfig = { kind: 'http'; url: string; timeoutMs: number } | { kind: 'builtin'; name: string };
 
 export interface TypeDef {
   type: string;

@@ -10,7 +10,12 @@ const json = (v: unknown) => JSON.stringify(v);
 type Row<T extends keyof Database> = Selectable<Database[T]>;
 type Stamped<T> = T & { createdAt: string; updatedAt: string };
 
-const toDepartment = (r: Row<'departments'>): Department => ({ code: r.code, name: { zh: r.name_zh, en: r.name_en }, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at) });
+const toDepartment = (r: Row<'departments'>): Department => ({
+  code: r.code,
+  name: { zh: r.name_zh, en: r.name_en },
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+});
 
 export async function listDepartments(db: DB): Promise<Department[]> {
   const rows = await db.selectFrom('departments').selectAll().orderBy('code').execute();
@@ -119,7 +124,13 @@ export async function deleteGrant(db: DB, grantId: string): Promise<boolean> {
   return Number(r.numDeletedRows) > 0;
 }
 
-const toProcedure = (r: Row<'procedures'>): Stamped<Procedure> => ({ code: r.code, title: r.title, materials: r.materials, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at) });
+const toProcedure = (r: Row<'procedures'>): Stamped<Procedure> => ({
+  code: r.code,
+  title: r.title,
+  materials: r.materials,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+});
 
 export async function listProcedures(db: DB): Promise<Stamped<Procedure>[]> {
   const rows = await db.selectFrom('procedures').selectAll().orderBy('code').execute();
@@ -148,7 +159,13 @@ export async function listClientIds(db: DB): Promise<string[]> {
 export async function findClient(db: DB, clientId: string): Promise<(Client & { secretHash: string }) | undefined> {
   const r = await db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
   if (!r) return undefined;
-  return { clientId: r.client_id, department: r.department, roles: r.roles, revokedAt: r.revoked_at ? iso(r.revoked_at) : null, secretHash: r.secret_hash };
+  return {
+    clientId: r.client_id,
+    department: r.department,
+    roles: r.roles,
+    revokedAt: r.revoked_at ? iso(r.revoked_at) : null,
+    secretHash: r.secret_hash,
+  };
 }
 
 export async function upsertClient(db: DB, c: { clientId: string; department: string; roles: Role[]; secretHash: string }): Promise<void> {
@@ -162,10 +179,18 @@ export async function upsertClient(db: DB, c: { clientId: string; department: st
 
 /** A new client; unlike `upsertClient` it never overwrites (or un-revokes) an existing one. */
 export async function insertClient(db: DB, c: { clientId: string; department: string; roles: Role[]; secretHash: string }): Promise<void> {
-  await db.insertInto('clients').values({ client_id: c.clientId, department: c.department, roles: json(c.roles), secret_hash: c.secretHash }).execute();
+  await db
+    .insertInto('clients')
+    .values({ client_id: c.clientId, department: c.department, roles: json(c.roles), secret_hash: c.secretHash })
+    .execute();
 }
 
 export async function revokeClient(db: DB, clientId: string): Promise<boolean> {
-  const r = await db.updateTable('clients').set({ revoked_at: new Date() }).where('client_id', '=', clientId).where('revoked_at', 'is', null).executeTakeFirst();
+  const r = await db
+    .updateTable('clients')
+    .set({ revoked_at: new Date() })
+    .where('client_id', '=', clientId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }

@@ -90,7 +90,12 @@ export class RecordValidators {
 }
 
 export async function loadSnapshot(db: DB, compiled: RecordValidators = new RecordValidators()): Promise<RegistrySnapshot> {
-  const [departments, types, grants, procedures] = await Promise.all([listDepartments(db), listTypes(db), listGrants(db), listProcedures(db)]);
+  const [departments, types, grants, procedures] = await Promise.all([
+    listDepartments(db),
+    listTypes(db),
+    listGrants(db),
+    listProcedures(db),
+  ]);
   const validators = compiled.forTypes(types);
   const byPair = new Map<string, Grant[]>();
   for (const g of grants) {

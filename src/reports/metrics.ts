@@ -11,7 +11,14 @@ export interface CaseMetrics {
 export const CIRCUIT_STATE_VALUE: Record<CircuitStateName, number> = { closed: 0, half_open: 1, open: 2 };
 
 /** Provider call outcomes that become label values; anything else is "unknown". */
-const PROVIDER_OUTCOMES = new Set(['ok', 'not_found', 'PROVIDER_ERROR', 'PROVIDER_BAD_RESPONSE', 'PROVIDER_TIMEOUT', 'PROVIDER_UNAVAILABLE']);
+const PROVIDER_OUTCOMES = new Set([
+  'ok',
+  'not_found',
+  'PROVIDER_ERROR',
+  'PROVIDER_BAD_RESPONSE',
+  'PROVIDER_TIMEOUT',
+  'PROVIDER_UNAVAILABLE',
+]);
 /** Reasons are codes written by the gateway; a value outside this shape never becomes a label. */
 const REASON_LABEL = /^[a-z][a-z_]{0,31}$/;
 

@@ -25,7 +25,11 @@ function add(into: Totals, row: Totals): void {
  * The once-only report (gateway.yaml OnceOnlyReport): per procedure (every registered one, and any
  * no longer registered that had cases), per consumer department (those with cases), and totals.
  */
-export function onceOnlyReport(rows: readonly CaseCounts[], procedures: ReadonlyMap<string, { title: string }>, window: { from: Date; to: Date }) {
+export function onceOnlyReport(
+  rows: readonly CaseCounts[],
+  procedures: ReadonlyMap<string, { title: string }>,
+  window: { from: Date; to: Date },
+) {
   const totals = zero();
   const byProcedure = new Map<string, Totals & { toSubmitByReason: Record<string, number> }>();
   const byConsumer = new Map<string, Totals>();
@@ -47,7 +51,9 @@ export function onceOnlyReport(rows: readonly CaseCounts[], procedures: Readonly
     procedures: [...byProcedure.entries()]
       .map(([procedure, t]) => ({ procedure, title: procedures.get(procedure)?.title ?? procedure, ...t }))
       .sort((a, b) => a.procedure.localeCompare(b.procedure)),
-    consumers: [...byConsumer.entries()].map(([department, t]) => ({ department, ...t })).sort((a, b) => a.department.localeCompare(b.department)),
+    consumers: [...byConsumer.entries()]
+      .map(([department, t]) => ({ department, ...t }))
+      .sort((a, b) => a.department.localeCompare(b.department)),
   };
 }
 

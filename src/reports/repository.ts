@@ -94,7 +94,10 @@ export async function providerCounts(db: DB, from: Date, to: Date): Promise<Prov
   for (const r of rows) {
     let entry = byProvider.get(r.provider);
     if (!entry) {
-      entry = { counts: { provider: r.provider, calls: 0, ok: 0, notFound: 0, failed: 0, byCode: {}, p50Ms: null, p95Ms: null }, latencies: [] };
+      entry = {
+        counts: { provider: r.provider, calls: 0, ok: 0, notFound: 0, failed: 0, byCode: {}, p50Ms: null, p95Ms: null },
+        latencies: [],
+      };
       byProvider.set(r.provider, entry);
     }
     const n = Number(r.n);

@@ -3,7 +3,6 @@ import { problems, ref, type ContractApp, type Schema } from '../openapi.js';
 import { onceOnlyReport, publicOnceOnlyReport, reportWindow } from './once-only.js';
 import { caseCounts, providerCounts } from './repository.js';
 
-
 /**
  * Once-only accountability (issue 13): the once-only and providers reports for auditors and
  * operators, and the public once-only figures (政务公开). All read the audit trail (through the
@@ -42,7 +41,16 @@ export default async function reportRoutes(app: ContractApp) {
       const byProvider = new Map(rows.map((r) => [r.provider, r]));
       for (const t of snapshot.types.values()) {
         if (!byProvider.has(t.provider)) {
-          byProvider.set(t.provider, { provider: t.provider, calls: 0, ok: 0, notFound: 0, failed: 0, byCode: {}, p50Ms: null, p95Ms: null });
+          byProvider.set(t.provider, {
+            provider: t.provider,
+            calls: 0,
+            ok: 0,
+            notFound: 0,
+            failed: 0,
+            byCode: {},
+            p50Ms: null,
+            p95Ms: null,
+          });
         }
       }
       const providers = [...byProvider.values()]

@@ -53,11 +53,7 @@ function validateId(kind: SubjectKind, id: string, now: Date | undefined) {
  * kind) a subject of the other kind fails, so a credit code is never sent to a provider of
  * person records.
  */
-export function parseSubject(
-  subject: { kind: string; id: string },
-  expectedKind?: SubjectKind,
-  now?: Date,
-): ParseSubjectResult {
+export function parseSubject(subject: { kind: string; id: string }, expectedKind?: SubjectKind, now?: Date): ParseSubjectResult {
   const { kind, id } = subject;
   if (!isSubjectKind(kind)) return { ok: false, reason: 'subject kind must be "person" or "enterprise"' };
   if (expectedKind !== undefined && kind !== expectedKind) {

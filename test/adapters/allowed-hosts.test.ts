@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { checkAdapterUrl, createGuardedLookup, DEFAULT_ALLOWED_PORTS, isAddressAllowed, parseAllowedHosts, parseAllowedPorts } from '../../src/adapters/allowed-hosts.js';
+import {
+  checkAdapterUrl,
+  createGuardedLookup,
+  DEFAULT_ALLOWED_PORTS,
+  isAddressAllowed,
+  parseAllowedHosts,
+  parseAllowedPorts,
+} from '../../src/adapters/allowed-hosts.js';
 import { loadConfig } from '../../src/config.js';
 
 // Host rules with every port open; ADAPTER_ALLOWED_PORTS has its own tests below.
@@ -118,8 +125,11 @@ describe('createGuardedLookup', () => {
   const lookupWith = (addresses: Array<{ address: string; family: number }>, all: boolean): Promise<Answer> => {
     const lookup = createGuardedLookup(rules, () => Promise.resolve(addresses));
     return new Promise((resolve) => {
-      lookup('provider.gov.example', { all } as never, ((err: unknown, address: unknown, family?: number) =>
-        resolve({ err, address, family })) as never);
+      lookup(
+        'provider.gov.example',
+        { all } as never,
+        ((err: unknown, address: unknown, family?: number) => resolve({ err, address, family })) as never,
+      );
     });
   };
 
@@ -165,14 +175,20 @@ describe('ADAPTER_ALLOWED_PORTS (issue 9)', () => {
   it('refuses port 0 and the gateway own port even when the list admits them', () => {
     const wide = parseAllowedHosts('127.0.0.1', '1-65535', [3000]);
     expect(checkAdapterUrl('http://127.0.0.1:0/', wide)).toEqual({ ok: false, reason: expect.stringMatching(/port 0/) });
-    expect(checkAdapterUrl('http://127.0.0.1:3000/v1/admin/types/x', wide)).toEqual({ ok: false, reason: expect.stringMatching(/own port/) });
+    expect(checkAdapterUrl('http://127.0.0.1:3000/v1/admin/types/x', wide)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/own port/),
+    });
     wide.ownPorts.add(41234);
     expect(checkAdapterUrl('http://127.0.0.1:41234/', wide).ok).toBe(false);
   });
 
-  it.each(['http://127.0.0.1/', 'https://provider.gov.example/lookup', 'http://localhost:4101/lookup', 'http://127.0.0.1:4199/'])('admits %s', (url) => {
-    expect(checkAdapterUrl(url, local)).toEqual({ ok: true });
-  });
+  it.each(['http://127.0.0.1/', 'https://provider.gov.example/lookup', 'http://localhost:4101/lookup', 'http://127.0.0.1:4199/'])(
+    'admits %s',
+    (url) => {
+      expect(checkAdapterUrl(url, local)).toEqual({ ok: true });
+    },
+  );
 
   it.each(['0', '65536', '10-5', 'http', '80;443', '1-2-3', '-1'])('refuses the entry %s at start', (entry) => {
     expect(() => parseAllowedPorts(`80,${entry}`)).toThrow(/ADAPTER_ALLOWED_PORTS/);

@@ -15,7 +15,10 @@ const request: ProviderRequest = {
 const context = { provider: 'civil-affairs', timeoutMs: 300 };
 
 async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  const err = await promise.then(() => expect.fail('expected a failure'), (e: unknown) => e);
+  const err = await promise.then(
+    () => expect.fail('expected a failure'),
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(AppError);
   return err as AppError;
 }
@@ -44,7 +47,12 @@ describe('createBuiltinAdapter', () => {
   });
 
   it.each<[string, () => Promise<ProviderAnswer> | ProviderAnswer]>([
-    ['throws', () => { throw new Error('disk on fire'); }],
+    [
+      'throws',
+      () => {
+        throw new Error('disk on fire');
+      },
+    ],
     ['rejects', () => Promise.reject(new Error('disk on fire'))],
   ])('a builtin that %s yields PROVIDER_ERROR with the cause kept', async (_, answer) => {
     const err = await rejection(createBuiltinAdapter(answer).call(request, context));
@@ -54,7 +62,9 @@ describe('createBuiltinAdapter', () => {
   });
 
   it('an answer outside the protocol is PROVIDER_BAD_RESPONSE', async () => {
-    const err = await rejection(createBuiltinAdapter(() => ({ found: true, record: [] }) as unknown as ProviderAnswer).call(request, context));
+    const err = await rejection(
+      createBuiltinAdapter(() => ({ found: true, record: [] }) as unknown as ProviderAnswer).call(request, context),
+    );
     expect(err.code).toBe('PROVIDER_BAD_RESPONSE');
   });
 

@@ -67,7 +67,9 @@ const ctx = (timeoutMs = 2_000, provider = PROVIDER) => ({ provider, timeoutMs }
 describe('http adapter: the provider protocol', () => {
   it('POSTs the request with the gateway token and reads {found: true, record}', async () => {
     const provider = await fake();
-    const answer = await adapters().adapterFor({ url: `${provider.url}/lookup?v=1`, timeoutMs: 2_000 }).call(request, ctx());
+    const answer = await adapters()
+      .adapterFor({ url: `${provider.url}/lookup?v=1`, timeoutMs: 2_000 })
+      .call(request, ctx());
     expect(answer).toEqual({ found: true, record: FAKE_RECORD });
     const [received] = provider.calls;
     expect(received).toMatchObject({ method: 'POST', path: '/lookup?v=1', body: request });
@@ -171,7 +173,10 @@ describe('http adapter: failures', () => {
 
   it('a token that cannot be signed is INTERNAL_ERROR and the provider is not called', async () => {
     const provider = await fake();
-    const adapter = adapters({ signToken: () => Promise.reject(new Error('key store down')) }).adapterFor({ url: provider.url, timeoutMs: 2_000 });
+    const adapter = adapters({ signToken: () => Promise.reject(new Error('key store down')) }).adapterFor({
+      url: provider.url,
+      timeoutMs: 2_000,
+    });
     await failure(adapter.call(request, ctx()), 'INTERNAL_ERROR');
     expect(provider.hits).toBe(0);
   });
@@ -194,7 +199,10 @@ describe('http adapter: resilience per provider', () => {
   it('opens the circuit after N failures, then a half-open success closes it', async () => {
     const provider = await fake({ behaviour: 'status500' });
     const logged: string[] = [];
-    const logger = { warn: (_: object, msg?: string) => logged.push(`warn ${msg}`), info: (_: object, msg?: string) => logged.push(`info ${msg}`) };
+    const logger = {
+      warn: (_: object, msg?: string) => logged.push(`warn ${msg}`),
+      info: (_: object, msg?: string) => logged.push(`info ${msg}`),
+    };
     const adapter = adapters({ logger }).adapterFor({ url: provider.url, timeoutMs: 2_000 });
     for (let i = 0; i < 3; i++) await failure(adapter.call(request, ctx()), 'PROVIDER_ERROR');
     const open = await failure(adapter.call(request, ctx()), 'PROVIDER_UNAVAILABLE');
@@ -262,13 +270,19 @@ describe('http adapter: resilience per provider', () => {
 
 describe('http adapter: allowed hosts (SSRF)', () => {
   it('refuses a URL outside ADAPTER_ALLOWED_HOSTS without calling it', async () => {
-    const adapter = adapters({ allowedHosts: parseAllowedHosts('provider.gov.example') }).adapterFor({ url: 'http://127.0.0.1:9/', timeoutMs: 2_000 });
+    const adapter = adapters({ allowedHosts: parseAllowedHosts('provider.gov.example') }).adapterFor({
+      url: 'http://127.0.0.1:9/',
+      timeoutMs: 2_000,
+    });
     const err = await failure(adapter.call(request, ctx()), 'PROVIDER_ERROR');
     expect(err.message).toMatch(/not allowed: 127\.0\.0\.1 is not in ADAPTER_ALLOWED_HOSTS/);
   });
 
   it('refuses the metadata address even when it is listed', async () => {
-    const adapter = adapters({ allowedHosts: parseAllowedHosts('169.254.169.254') }).adapterFor({ url: 'http://169.254.169.254/latest/meta-data/', timeoutMs: 2_000 });
+    const adapter = adapters({ allowedHosts: parseAllowedHosts('169.254.169.254') }).adapterFor({
+      url: 'http://169.254.169.254/latest/meta-data/',
+      timeoutMs: 2_000,
+    });
     await failure(adapter.call(request, ctx()), 'PROVIDER_ERROR');
   });
 
@@ -281,7 +295,9 @@ describe('http adapter: allowed hosts (SSRF)', () => {
       resolve: () => Promise.resolve([{ address: answer, family: 4 }]),
     });
     // Resolving to an ordinary address reaches the provider through the guarded lookup.
-    expect(await gateway.adapterFor({ url: `http://provider.test:${port}/`, timeoutMs: 2_000 }).call(request, ctx())).toMatchObject({ found: true });
+    expect(await gateway.adapterFor({ url: `http://provider.test:${port}/`, timeoutMs: 2_000 }).call(request, ctx())).toMatchObject({
+      found: true,
+    });
     // The name now resolves to the metadata service (DNS rebinding): a new connection is refused.
     answer = '169.254.169.254';
     const started = performance.now();

@@ -62,7 +62,9 @@ describe('startProviderServer', () => {
   });
 
   it('takes its keys from a JWKS URL or a jose key resolver', async () => {
-    const jwksServer = createServer((_, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(signer.jwks)));
+    const jwksServer = createServer((_, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(signer.jwks)),
+    );
     await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise((resolve) => jwksServer.close(() => resolve())));
     const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/.well-known/jwks.json`;
@@ -74,17 +76,28 @@ describe('startProviderServer', () => {
     ['no token', () => Promise.resolve(null)],
     ['a token for another department', () => signer.signToken('civil-affairs')],
     ['garbage', () => Promise.resolve('not.a.jwt')],
-    ['an unsigned token', () => Promise.resolve(new UnsecuredJWT({}).setIssuer(signer.issuer).setAudience(DEPARTMENT).setExpirationTime('1m').encode())],
+    [
+      'an unsigned token',
+      () => Promise.resolve(new UnsecuredJWT({}).setIssuer(signer.issuer).setAudience(DEPARTMENT).setExpirationTime('1m').encode()),
+    ],
     ['another issuer', () => signer.signToken(DEPARTMENT, { issuer: 'https://impostor.test' })],
     ['an expired token', () => signer.signToken(DEPARTMENT, { expiresAt: Math.floor(Date.now() / 1000) - 60 })],
     [
       'another key',
       async () => {
         const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-        return new SignJWT({}).setProtectedHeader({ alg: 'EdDSA', kid: 'test-gateway-key' }).setIssuer(signer.issuer).setAudience(DEPARTMENT).setExpirationTime('1m').sign(privateKey);
+        return new SignJWT({})
+          .setProtectedHeader({ alg: 'EdDSA', kid: 'test-gateway-key' })
+          .setIssuer(signer.issuer)
+          .setAudience(DEPARTMENT)
+          .setExpirationTime('1m')
+          .sign(privateKey);
       },
     ],
-    ['HS256 (algorithm not pinned)', () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(signer.issuer).setAudience(DEPARTMENT).sign(new Uint8Array(32))],
+    [
+      'HS256 (algorithm not pinned)',
+      () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(signer.issuer).setAudience(DEPARTMENT).sign(new Uint8Array(32)),
+    ],
   ])('refuses %s with 401 problem+json', async (_, token) => {
     const res = await post(await server(), { token: await token() });
     expect(res.status).toBe(401);

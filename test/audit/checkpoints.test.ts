@@ -39,11 +39,16 @@ describe.each(DATABASE_KINDS)('signed checkpoints on %s', (kind) => {
   });
 
   const lookup = (caseId: string) => post(gw, '/v1/lookups', consumer, lookupBody(person, { caseId }));
-  const list = async (query = '', token = auditor) => gw.app.inject({ url: `/v1/audit/checkpoints${query}`, headers: { authorization: `Bearer ${token}` } });
+  const list = async (query = '', token = auditor) =>
+    gw.app.inject({ url: `/v1/audit/checkpoints${query}`, headers: { authorization: `Bearer ${token}` } });
   const all = async () => (await list('?limit=1000')).json().checkpoints as CheckpointOut[];
   const cli = async (args: string[]) => {
     const lines: string[] = [];
-    const code = await runCli(['audit', 'verify', ...args], { config: testConfig({}, { databaseUrl: gw.db.url }), out: (l) => lines.push(l), database: gw.db });
+    const code = await runCli(['audit', 'verify', ...args], {
+      config: testConfig({}, { databaseUrl: gw.db.url }),
+      out: (l) => lines.push(l),
+      database: gw.db,
+    });
     return { code, output: lines.join('\n') };
   };
 
@@ -59,11 +64,19 @@ describe.each(DATABASE_KINDS)('signed checkpoints on %s', (kind) => {
     for (const c of checkpoints) {
       const { payload, protectedHeader } = await compactVerify(c.jws, jwks, { algorithms: ['EdDSA'] });
       expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: 'onetrip-checkpoint+jws', kid: expect.any(String) });
-      expect(JSON.parse(new TextDecoder().decode(payload))).toEqual({ seq: c.seq, hash: c.hash, time: c.time, iss: gw.app.config.publicUrl });
+      expect(JSON.parse(new TextDecoder().decode(payload))).toEqual({
+        seq: c.seq,
+        hash: c.hash,
+        time: c.time,
+        iss: gw.app.config.publicUrl,
+      });
       const event = await gw.db.db.selectFrom('audit_events').select('hash').where('seq', '=', c.seq).executeTakeFirstOrThrow();
       expect(event.hash).toBe(c.hash);
     }
-    expect(await verifyApi(gw, auditor)).toMatchObject({ ok: true, latestCheckpoint: { seq: checkpoints.at(-1)!.seq, hash: checkpoints.at(-1)!.hash, time: checkpoints.at(-1)!.time } });
+    expect(await verifyApi(gw, auditor)).toMatchObject({
+      ok: true,
+      latestCheckpoint: { seq: checkpoints.at(-1)!.seq, hash: checkpoints.at(-1)!.hash, time: checkpoints.at(-1)!.time },
+    });
   });
 
   it('pages with after and limit, for auditors only, and refuses a bad query with 400', async () => {
@@ -92,7 +105,8 @@ describe.each(DATABASE_KINDS)('signed checkpoints on %s', (kind) => {
       const timedLookup = async (caseId: string) => {
         const res = await post(timed, '/v1/lookups', consumer, lookupBody(person, { caseId }));
         expect(res.statusCode).toBe(200);
-        return (await gw.db.db.selectFrom('audit_events').select('seq').where('id', '=', res.json().lookupId).executeTakeFirstOrThrow()).seq;
+        return (await gw.db.db.selectFrom('audit_events').select('seq').where('id', '=', res.json().lookupId).executeTakeFirstOrThrow())
+          .seq;
       };
       await timedLookup('HF-CP-timed-0');
       const before = (await all()).at(-1)!;
@@ -118,7 +132,9 @@ describe.each(DATABASE_KINDS)('signed checkpoints on %s', (kind) => {
 
   it('refuses detaching or dropping an audit partition outside retention (event trigger)', async () => {
     const month = `audit_events_${new Date().toISOString().slice(0, 7).replace('-', '_')}`;
-    await expect(sql`alter table audit_events detach partition ${sql.id(month)}`.execute(gw.db.db)).rejects.toThrow(/only be detached by retention/);
+    await expect(sql`alter table audit_events detach partition ${sql.id(month)}`.execute(gw.db.db)).rejects.toThrow(
+      /only be detached by retention/,
+    );
     await expect(sql`drop table ${sql.id(month)}`.execute(gw.db.db)).rejects.toThrow(/only be dropped by retention/);
     await expect(sql`drop table audit_checkpoints`.execute(gw.db.db)).rejects.toThrow(/cannot be dropped/);
     expect(await verifyApi(gw, auditor)).toMatchObject({ ok: true });
@@ -129,7 +145,13 @@ describe.each(DATABASE_KINDS)('signed checkpoints on %s', (kind) => {
     expect(exported.statusCode).toBe(200);
     const lines = exported.body.split('\n').filter((l) => l !== '');
     const checkpoints = await all();
-    const files = { all: path.join(dir, 'export.ndjson'), short: path.join(dir, 'short.ndjson'), cps: path.join(dir, 'checkpoints.ndjson'), forged: path.join(dir, 'forged.ndjson'), jwks: path.join(dir, 'jwks.json') };
+    const files = {
+      all: path.join(dir, 'export.ndjson'),
+      short: path.join(dir, 'short.ndjson'),
+      cps: path.join(dir, 'checkpoints.ndjson'),
+      forged: path.join(dir, 'forged.ndjson'),
+      jwks: path.join(dir, 'jwks.json'),
+    };
     await writeFile(files.all, lines.map((l) => `${l}\n`).join(''));
     await writeFile(files.cps, checkpoints.map((c) => `${JSON.stringify(c)}\n`).join(''));
     await writeFile(files.jwks, (await gw.app.inject({ url: '/.well-known/jwks.json' })).body);
@@ -140,7 +162,13 @@ describe.each(DATABASE_KINDS)('signed checkpoints on %s', (kind) => {
     });
 
     const last = checkpoints.filter((c) => c.seq <= lines.length).at(-1)!;
-    await writeFile(files.short, lines.slice(0, last.seq - 2).map((l) => `${l}\n`).join(''));
+    await writeFile(
+      files.short,
+      lines
+        .slice(0, last.seq - 2)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
     expect(await cli(['--file', files.short, '--checkpoints', files.cps])).toEqual({
       code: 1,
       output: `BROKEN: the file ends at seq ${last.seq - 2} but a signed checkpoint says ${checkpoints.at(-1)!.seq}: events ${last.seq - 1}..${checkpoints.at(-1)!.seq} are missing at the end; ${last.seq - 2} events read`,
@@ -160,9 +188,15 @@ describe.each(DATABASE_KINDS)('signed checkpoints on %s', (kind) => {
     const signed = new Set((await all()).map((c) => c.seq));
     const unsigned = Array.from({ length: head.seq }, (_v, i) => head.seq - i).find((seq) => !signed.has(seq))!;
     // A superuser slips in a checkpoint for a chain that never was; then removes it again.
-    await sql`insert into audit_checkpoints (seq, hash, time, jws) values (${unsigned}, ${'f'.repeat(64)}, now(), 'x.y.z')`.execute(gw.db.db);
+    await sql`insert into audit_checkpoints (seq, hash, time, jws) values (${unsigned}, ${'f'.repeat(64)}, now(), 'x.y.z')`.execute(
+      gw.db.db,
+    );
     try {
-      expect(await verifyApi(gw, auditor)).toMatchObject({ ok: false, firstBrokenSeq: unsigned, reason: expect.stringContaining('does not match the signed checkpoint') });
+      expect(await verifyApi(gw, auditor)).toMatchObject({
+        ok: false,
+        firstBrokenSeq: unsigned,
+        reason: expect.stringContaining('does not match the signed checkpoint'),
+      });
     } finally {
       await asSuperuser(gw.db.db, (trx) => sql`delete from audit_checkpoints where seq = ${unsigned}`.execute(trx));
     }
@@ -186,6 +220,11 @@ describe.each(DATABASE_KINDS)('signed checkpoints on %s', (kind) => {
       reason: `the chain head (seq ${cutTo}) is behind the latest signed checkpoint (seq ${latest.seq}): events ${cutTo + 1}..${latest.seq} were cut from the end`,
       latestCheckpoint: { seq: latest.seq, hash: latest.hash },
     });
-    expect(await cli([])).toEqual({ code: 1, output: expect.stringContaining(`BROKEN: first broken seq ${cutTo + 1}: the chain head (seq ${cutTo}) is behind the latest signed checkpoint`) });
+    expect(await cli([])).toEqual({
+      code: 1,
+      output: expect.stringContaining(
+        `BROKEN: first broken seq ${cutTo + 1}: the chain head (seq ${cutTo}) is behind the latest signed checkpoint`,
+      ),
+    });
   });
 });

@@ -53,9 +53,16 @@ describe.each(DATABASE_KINDS)('durable before release on %s', (kind) => {
     expect(new Set(rows.map((r) => r.id))).toEqual(new Set(ids));
     for (const a of answers) {
       const row = rows.find((r) => r.id === a.json().lookupId)!;
-      expect(row).toMatchObject({ action: 'lookup', outcome: 'ok', request_id: a.headers['x-request-id'], case_id: a.json().proof ? expect.stringMatching(/^HF-C-/) : null });
+      expect(row).toMatchObject({
+        action: 'lookup',
+        outcome: 'ok',
+        request_id: a.headers['x-request-id'],
+        case_id: a.json().proof ? expect.stringMatching(/^HF-C-/) : null,
+      });
     }
-    const tx = await sql<{ n: number }>`select count(distinct xmin::text)::int as n from audit_events where id = any(${ids}::uuid[])`.execute(gw.db.db);
+    const tx = await sql<{
+      n: number;
+    }>`select count(distinct xmin::text)::int as n from audit_events where id = any(${ids}::uuid[])`.execute(gw.db.db);
     expect(Number(tx.rows[0]!.n)).toBeLessThan(64);
     expect(await verifyApi(gw, auditor)).toMatchObject({ ok: true });
   });
@@ -80,41 +87,49 @@ describe.each(DATABASE_KINDS)('durable before release on %s', (kind) => {
     expect(await verifyApi(gw, auditor)).toMatchObject({ ok: true });
   });
 
-  it.runIf(kind === 'postgres')('answers 503, never 500 and never data, while PostgreSQL refuses connections, and recovers within 5 s', async () => {
-    const name = new URL(gw.db.url!).pathname.slice(1);
-    const headBefore = (await verifyApi(gw, auditor)).head;
-    const consumerToken = await gw.token('housing-fund-window');
-    let outageCatalog: Awaited<ReturnType<typeof gw.app.inject>> | undefined;
-    // "PostgreSQL stopped" for this database only: no new connections, and every open one cut.
-    await withAdmin(async (c) => {
-      await c.query(`alter database ${name} allow_connections false`);
-      await c.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
-    });
-    try {
-      // Past the registry and client-status caches (2 s), so every layer meets the outage.
-      for (const wait of [0, 2_100]) {
-        await new Promise((r) => setTimeout(r, wait));
-        const answers = await Promise.all(Array.from({ length: 6 }, (_v, i) => lookup(`HF-S-${wait}-${i}`)));
-        for (const a of answers) {
-          expect(a.statusCode).toBe(503);
-          expect(problemOf(a).code).toBe('AUDIT_UNAVAILABLE');
-          expect(a.json()).not.toHaveProperty('record');
+  it.runIf(kind === 'postgres')(
+    'answers 503, never 500 and never data, while PostgreSQL refuses connections, and recovers within 5 s',
+    async () => {
+      const name = new URL(gw.db.url!).pathname.slice(1);
+      const headBefore = (await verifyApi(gw, auditor)).head;
+      const consumerToken = await gw.token('housing-fund-window');
+      let outageCatalog: Awaited<ReturnType<typeof gw.app.inject>> | undefined;
+      // "PostgreSQL stopped" for this database only: no new connections, and every open one cut.
+      await withAdmin(async (c) => {
+        await c.query(`alter database ${name} allow_connections false`);
+        await c.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+      });
+      try {
+        // Past the registry and client-status caches (2 s), so every layer meets the outage.
+        for (const wait of [0, 2_100]) {
+          await new Promise((r) => setTimeout(r, wait));
+          const answers = await Promise.all(Array.from({ length: 6 }, (_v, i) => lookup(`HF-S-${wait}-${i}`)));
+          for (const a of answers) {
+            expect(a.statusCode).toBe(503);
+            expect(problemOf(a).code).toBe('AUDIT_UNAVAILABLE');
+            expect(a.json()).not.toHaveProperty('record');
+          }
         }
+        // A route without an audit event meets the outage too (client status past its cache): 503, not 500.
+        outageCatalog = await gw.app.inject({ url: '/v1/catalog', headers: { authorization: `Bearer ${consumerToken}` } });
+      } finally {
+        await withAdmin((c) => c.query(`alter database ${name} allow_connections true`));
       }
-      // A route without an audit event meets the outage too (client status past its cache): 503, not 500.
-      outageCatalog = await gw.app.inject({ url: '/v1/catalog', headers: { authorization: `Bearer ${consumerToken}` } });
-    } finally {
-      await withAdmin((c) => c.query(`alter database ${name} allow_connections true`));
-    }
-    expect(await untilServed(() => lookup('HF-S-after'), 5_000)).toBeLessThan(5_000);
-    expect(outageCatalog?.statusCode).toBe(503);
-    expect(outageCatalog && problemOf(outageCatalog).code).toBe('NOT_READY');
-    const verdict = await verifyApi(gw, auditor);
-    expect(verdict.ok).toBe(true);
-    const lost = await gw.db.db.selectFrom('audit_events').select('id').where('case_id', 'like', 'HF-S-%').where('case_id', '<>', 'HF-S-after').execute();
-    expect(lost).toEqual([]);
-    expect(verdict.head.seq).toBeGreaterThan(headBefore.seq);
-  });
+      expect(await untilServed(() => lookup('HF-S-after'), 5_000)).toBeLessThan(5_000);
+      expect(outageCatalog?.statusCode).toBe(503);
+      expect(outageCatalog && problemOf(outageCatalog).code).toBe('NOT_READY');
+      const verdict = await verifyApi(gw, auditor);
+      expect(verdict.ok).toBe(true);
+      const lost = await gw.db.db
+        .selectFrom('audit_events')
+        .select('id')
+        .where('case_id', 'like', 'HF-S-%')
+        .where('case_id', '<>', 'HF-S-after')
+        .execute();
+      expect(lost).toEqual([]);
+      expect(verdict.head.seq).toBeGreaterThan(headBefore.seq);
+    },
+  );
 
   it('flushes on shutdown the events still waiting for their group commit, and their lookups are answered', async () => {
     // A second replica on the same database whose timer never fires in the test: only its shutdown can flush.

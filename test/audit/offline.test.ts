@@ -17,9 +17,17 @@ function inputAt(i: number): AuditEventInput {
   return buildAuditEvent(
     { requestId: `req-${i}`, principal: { department: 'housing-fund', clientId: 'housing-fund-window' }, startedAt: null },
     {
-      action: 'lookup', outcome: 'ok', type: 'household-registration', provider: 'public-security', subjectKind: 'person',
-      subjectHmac: 'b'.repeat(64), subjectMasked: '110*************2X', purpose: 'housing-fund-withdrawal', caseId: `HF-${i}`,
-      fields: ['name'], detail: i === 2 ? { note: 'x' } : null,
+      action: 'lookup',
+      outcome: 'ok',
+      type: 'household-registration',
+      provider: 'public-security',
+      subjectKind: 'person',
+      subjectHmac: 'b'.repeat(64),
+      subjectMasked: '110*************2X',
+      purpose: 'housing-fund-withdrawal',
+      caseId: `HF-${i}`,
+      fields: ['name'],
+      detail: i === 2 ? { note: 'x' } : null,
     },
     { now: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), latencyMs: i },
   );
@@ -38,7 +46,10 @@ describe('offline verification of NDJSON files', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'onetrip-offline-'));
-    events = chainEvents({ seq: 0, hash: GENESIS_HASH }, Array.from({ length: 6 }, (_v, i) => inputAt(i + 1)));
+    events = chainEvents(
+      { seq: 0, hash: GENESIS_HASH },
+      Array.from({ length: 6 }, (_v, i) => inputAt(i + 1)),
+    );
     await write('full.ndjson', events.map(ndjsonLine));
   });
   afterAll(async () => {
@@ -51,16 +62,27 @@ describe('offline verification of NDJSON files', () => {
     expect(ok.stdout).toContain('OK: 6 events (seq 1..6) verified from genesis');
     const edited = events.map((e) => (e.seq === 4 ? ndjsonLine({ ...e, caseId: 'HF-forged' }) : ndjsonLine(e)));
     await write('edited.ndjson', edited);
-    const broken = await run(tsx, ['src/cli.ts', 'audit', 'verify', '--file', file('edited.ndjson')]).catch((err: { code: number; stdout: string }) => err);
-    expect(broken).toMatchObject({ code: 1, stdout: expect.stringContaining('first broken seq 4 (line 4): content does not match its hash') });
+    const broken = await run(tsx, ['src/cli.ts', 'audit', 'verify', '--file', file('edited.ndjson')]).catch(
+      (err: { code: number; stdout: string }) => err,
+    );
+    expect(broken).toMatchObject({
+      code: 1,
+      stdout: expect.stringContaining('first broken seq 4 (line 4): content does not match its hash'),
+    });
   }, 60_000);
 
   it('names an unreadable line, and a last line cut short', async () => {
     await write('garbage.ndjson', [ndjsonLine(events[0]!), ndjsonLine(events[1]!), 'not json\n', ...events.slice(3).map(ndjsonLine)]);
-    expect(await cli(['--file', file('garbage.ndjson')])).toMatchObject({ code: 1, output: expect.stringContaining('first broken seq 3 (line 3): line 3 is not a JSON audit event') });
+    expect(await cli(['--file', file('garbage.ndjson')])).toMatchObject({
+      code: 1,
+      output: expect.stringContaining('first broken seq 3 (line 3): line 3 is not a JSON audit event'),
+    });
     const cut = ndjsonLine(events[5]!).slice(0, 40);
     await write('cut.ndjson', [...events.slice(0, 5).map(ndjsonLine), cut]);
-    expect(await cli(['--file', file('cut.ndjson')])).toMatchObject({ code: 1, output: expect.stringContaining('first broken seq 6 (line 6)') });
+    expect(await cli(['--file', file('cut.ndjson')])).toMatchObject({
+      code: 1,
+      output: expect.stringContaining('first broken seq 6 (line 6)'),
+    });
   });
 
   it('refuses a member added to or removed from an event', async () => {
@@ -72,14 +94,26 @@ describe('offline verification of NDJSON files', () => {
     lines[1] = ndjsonLine(events[1]!);
     lines[2] = JSON.stringify(withoutOfficer) + '\n';
     await write('removed.ndjson', lines);
-    expect(await cli(['--file', file('removed.ndjson')])).toMatchObject({ code: 1, output: expect.stringContaining('first broken seq 3 ') });
+    expect(await cli(['--file', file('removed.ndjson')])).toMatchObject({
+      code: 1,
+      output: expect.stringContaining('first broken seq 3 '),
+    });
   });
 
   it('checks a file that starts mid-chain from its first prevHash, or from a given anchor', async () => {
     await write('tail.ndjson', events.slice(2).map(ndjsonLine));
-    expect(await cli(['--file', file('tail.ndjson')])).toMatchObject({ code: 0, output: expect.stringContaining("verified from seq 2 (the first event's prevHash") });
-    expect(await cli(['--file', file('tail.ndjson'), '--anchor', `2:${events[1]!.hash}`])).toMatchObject({ code: 0, output: expect.stringContaining('given anchor') });
-    expect(await cli(['--file', file('tail.ndjson'), '--anchor', `2:${events[0]!.hash}`])).toMatchObject({ code: 1, output: expect.stringContaining('first broken seq 3 ') });
+    expect(await cli(['--file', file('tail.ndjson')])).toMatchObject({
+      code: 0,
+      output: expect.stringContaining("verified from seq 2 (the first event's prevHash"),
+    });
+    expect(await cli(['--file', file('tail.ndjson'), '--anchor', `2:${events[1]!.hash}`])).toMatchObject({
+      code: 0,
+      output: expect.stringContaining('given anchor'),
+    });
+    expect(await cli(['--file', file('tail.ndjson'), '--anchor', `2:${events[0]!.hash}`])).toMatchObject({
+      code: 1,
+      output: expect.stringContaining('first broken seq 3 '),
+    });
     await expect(cli(['--file', file('tail.ndjson'), '--anchor', 'two'])).rejects.toThrow(/--anchor must be/);
   });
 
@@ -88,14 +122,23 @@ describe('offline verification of NDJSON files', () => {
     await write('rest.ndjson', events.slice(3, 5).map(ndjsonLine));
     const head = `6:${events[5]!.hash}`;
     expect(await cli(['--file', file('head.ndjson'), '--file', file('rest.ndjson')])).toMatchObject({ code: 0 });
-    expect(await cli(['--file', file('head.ndjson'), '--file', file('rest.ndjson'), '--head', head])).toMatchObject({ code: 1, output: 'BROKEN: the file ends at seq 5 but the head says 6: event 6 is missing at the end; 5 events read' });
+    expect(await cli(['--file', file('head.ndjson'), '--file', file('rest.ndjson'), '--head', head])).toMatchObject({
+      code: 1,
+      output: 'BROKEN: the file ends at seq 5 but the head says 6: event 6 is missing at the end; 5 events read',
+    });
     // Out of order: the first file starts the (unanchored) chain at seq 4; seq 1 cannot follow seq 5.
-    expect(await cli(['--file', file('rest.ndjson'), '--file', file('head.ndjson')])).toMatchObject({ code: 1, output: expect.stringContaining(`first broken seq 1 (${file('head.ndjson')} line 1)`) });
+    expect(await cli(['--file', file('rest.ndjson'), '--file', file('head.ndjson')])).toMatchObject({
+      code: 1,
+      output: expect.stringContaining(`first broken seq 1 (${file('head.ndjson')} line 1)`),
+    });
   });
 
   it('checks a .sha256 sidecar when there is one', async () => {
     await write('archive.ndjson', events.map(ndjsonLine));
     await writeFile(file('archive.ndjson.sha256'), `${'0'.repeat(64)}  archive.ndjson\n`);
-    expect(await cli(['--file', file('archive.ndjson')])).toMatchObject({ code: 1, output: expect.stringContaining('does not match its .sha256 sidecar') });
+    expect(await cli(['--file', file('archive.ndjson')])).toMatchObject({
+      code: 1,
+      output: expect.stringContaining('does not match its .sha256 sidecar'),
+    });
   });
 });

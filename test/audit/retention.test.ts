@@ -19,8 +19,15 @@ function at(time: string, caseId: string): AuditEventInput {
   return buildAuditEvent(
     { requestId: `req-${caseId}`, principal: { department: 'housing-fund', clientId: 'housing-fund-window' }, startedAt: null },
     {
-      action: 'lookup', outcome: 'ok', type: 'household-registration', provider: 'public-security', subjectKind: 'person',
-      subjectHmac: 'c'.repeat(64), subjectMasked: '110*************2X', purpose: 'housing-fund-withdrawal', caseId,
+      action: 'lookup',
+      outcome: 'ok',
+      type: 'household-registration',
+      provider: 'public-security',
+      subjectKind: 'person',
+      subjectHmac: 'c'.repeat(64),
+      subjectMasked: '110*************2X',
+      purpose: 'housing-fund-withdrawal',
+      caseId,
     },
     { now: new Date(time), latencyMs: 1 },
   );
@@ -51,9 +58,17 @@ describe.each(DATABASE_KINDS)('retention (audit archive) on %s', (kind) => {
     writer = new AuditWriter(db.db, { maxEvents: 100, intervalMs: 0, logger: { error: () => {}, warn: () => {} } });
     dir = await mkdtemp(path.join(tmpdir(), 'onetrip-archive-'));
     // seq 1-2: 2024-11 (own partition); 3: 2024-12 (default); 4-5: 2025-01 (own partition); 6: 2025-02 (default); 7-8: now.
-    for (const [t, c] of [['2024-11-03T10:00:00.000Z', 'A1'], ['2024-11-30T23:59:59.999Z', 'A2']] as const) await writer.append(at(t, c));
+    for (const [t, c] of [
+      ['2024-11-03T10:00:00.000Z', 'A1'],
+      ['2024-11-30T23:59:59.999Z', 'A2'],
+    ] as const)
+      await writer.append(at(t, c));
     await intoDefault([at('2024-12-15T08:00:00.000Z', 'B1')]);
-    for (const [t, c] of [['2025-01-01T00:00:00.000Z', 'C1'], ['2025-01-20T12:00:00.000Z', 'C2']] as const) await writer.append(at(t, c));
+    for (const [t, c] of [
+      ['2025-01-01T00:00:00.000Z', 'C1'],
+      ['2025-01-20T12:00:00.000Z', 'C2'],
+    ] as const)
+      await writer.append(at(t, c));
     await intoDefault([at('2025-02-02T09:00:00.000Z', 'D1')]);
     await writer.append(at(new Date().toISOString(), 'E1'));
     await writer.append(at(new Date().toISOString(), 'E2'));
@@ -104,10 +119,16 @@ describe.each(DATABASE_KINDS)('retention (audit archive) on %s', (kind) => {
 
     // The files: sha256 sidecars match, and together they verify from genesis up to the anchor.
     for (const f of result.files) expect(await readFile(`${f.file}.sha256`, 'utf8')).toBe(`${f.sha256}  ${path.basename(f.file)}\n`);
-    const offline = await verifyFiles(result.files.map((f) => f.file), { expectHead: result.anchor });
+    const offline = await verifyFiles(
+      result.files.map((f) => f.file),
+      { expectHead: result.anchor },
+    );
     expect(offline).toMatchObject({ ok: true, checked: 5, anchored: true });
     const out: string[] = [];
-    const code = await runCli(['audit', 'verify', ...result.files.flatMap((f) => ['--file', f.file])], { config: testConfig(), out: (l) => out.push(l) });
+    const code = await runCli(['audit', 'verify', ...result.files.flatMap((f) => ['--file', f.file])], {
+      config: testConfig(),
+      out: (l) => out.push(l),
+    });
     expect({ code, out }).toEqual({ code: 0, out: ['OK: 5 events (seq 1..5) verified from genesis'] });
 
     // Still append-only, and the writer carries on.
@@ -120,7 +141,11 @@ describe.each(DATABASE_KINDS)('retention (audit archive) on %s', (kind) => {
   it('does nothing the second time, and archives through the CLI', async () => {
     expect(await archiveBefore(db.db, { before: '2025-02', dir })).toMatchObject({ files: [], droppedPartitions: [] });
     const out: string[] = [];
-    const code = await runCli(['audit', 'archive', '--before', '2025-03', '--dir', dir], { config: testConfig(), out: (l) => out.push(l), database: db });
+    const code = await runCli(['audit', 'archive', '--before', '2025-03', '--dir', dir], {
+      config: testConfig(),
+      out: (l) => out.push(l),
+      database: db,
+    });
     expect(code).toBe(0);
     expect(out.join('\n')).toMatch(/archived 1 events \(seq 6\.\.6\).*\n.*anchor moved from seq 5 to seq 6/);
     expect(await verifyDatabase(db.db)).toMatchObject({ ok: true, anchor: { seq: 6 } });
@@ -130,7 +155,11 @@ describe.each(DATABASE_KINDS)('retention (audit archive) on %s', (kind) => {
     await writer.append(at('2025-04-01T00:00:00.001Z', 'F1'));
     await writer.append(at('2025-03-31T23:59:59.999Z', 'F2'));
     const out: string[] = [];
-    const code = await runCli(['audit', 'archive', '--before', '2025-04', '--dir', dir], { config: testConfig(), out: (l) => out.push(l), database: db });
+    const code = await runCli(['audit', 'archive', '--before', '2025-04', '--dir', dir], {
+      config: testConfig(),
+      out: (l) => out.push(l),
+      database: db,
+    });
     expect(code).toBe(1);
     expect(out.join('\n')).toMatch(/^refused: event \d+ \(on or after 2025-04\) precedes event \d+/);
     expect(await verifyDatabase(db.db)).toMatchObject({ ok: true });

@@ -35,7 +35,13 @@ describe('route audit facts (config.audit)', () => {
   it('records only the declared members that fit their contract pattern', () => {
     const facts = refusalFacts(
       { action: 'case.material', subject: 'applicant', purpose: 'procedure', caseId: 'caseId', officer: 'officer' },
-      { applicant: { kind: 'person', id: 'X' }, procedure: 'talent-subsidy', caseId: 'C-1\r\nInjected', officer: '=HYPERLINK()', type: 'not-declared' },
+      {
+        applicant: { kind: 'person', id: 'X' },
+        procedure: 'talent-subsidy',
+        caseId: 'C-1\r\nInjected',
+        officer: '=HYPERLINK()',
+        type: 'not-declared',
+      },
       { code: 'VALIDATION_FAILED', status: 400 },
     );
     expect(facts).toEqual({
@@ -71,7 +77,9 @@ describe.each(DATABASE_KINDS)('the gateway refuses a route without its audit fac
 
   it('throws while the route is added, naming the route', async () => {
     expect(refused).toBeInstanceOf(Error);
-    expect((refused as Error).message).toMatch(/^POST \/v1\/unaudited-lookup: its body carries a subject \(subject\) but the route declares no config.audit$/);
+    expect((refused as Error).message).toMatch(
+      /^POST \/v1\/unaudited-lookup: its body carries a subject \(subject\) but the route declares no config.audit$/,
+    );
     const res = await gw.app.inject({ method: 'POST', url: '/v1/unaudited-lookup', payload: {} });
     expect(res.statusCode).toBe(404);
   });

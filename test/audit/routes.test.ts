@@ -50,11 +50,16 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
 
   beforeAll(async () => {
     gw = await startTestGateway(kind);
-    [consumer, auditor, portal] = await Promise.all([gw.token('housing-fund-window'), gw.token('audit-office'), gw.token('citizen-portal')]);
+    [consumer, auditor, portal] = await Promise.all([
+      gw.token('housing-fund-window'),
+      gw.token('audit-office'),
+      gw.token('citizen-portal'),
+    ]);
     alice = personHolding(gw, 'household-registration', 0);
     bob = personHolding(gw, 'household-registration', 1);
     // Alice: three releases and one denial; Bob: one release with an officer a spreadsheet would run (a leading minus).
-    for (let i = 0; i < 3; i++) expect((await post(gw, '/v1/lookups', consumer, lookupBody(alice, { caseId: `HF-A-${i}` }))).statusCode).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await post(gw, '/v1/lookups', consumer, lookupBody(alice, { caseId: `HF-A-${i}` }))).statusCode).toBe(200);
     expect((await post(gw, '/v1/lookups', consumer, lookupBody(alice, { type: 'dragon-licence' }))).statusCode).toBe(404);
     expect((await post(gw, '/v1/lookups', consumer, lookupBody(bob, { officer: '-window-07' }))).statusCode).toBe(200);
   });
@@ -71,14 +76,46 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
     expect(events).toHaveLength(4);
     expect(events.map((e: { seq: number }) => e.seq)).toEqual([...events.map((e: { seq: number }) => e.seq)].sort((a, b) => b - a));
     expect(new Set(events.map((e: { subjectHmac: string }) => e.subjectHmac)).size).toBe(1);
-    expect(events[0]).toMatchObject({ subjectKind: 'person', subjectMasked: expect.stringMatching(/^\d{3}\*+[\dX]{2}$/), action: 'lookup', outcome: 'denied', errorCode: 'UNKNOWN_TYPE' });
+    expect(events[0]).toMatchObject({
+      subjectKind: 'person',
+      subjectMasked: expect.stringMatching(/^\d{3}\*+[\dX]{2}$/),
+      action: 'lookup',
+      outcome: 'denied',
+      errorCode: 'UNKNOWN_TYPE',
+    });
     expect(Object.keys(events[0]).sort()).toEqual(
-      ['seq', 'id', 'time', 'requestId', 'consumer', 'clientId', 'officer', 'action', 'type', 'provider', 'subjectKind', 'subjectHmac', 'subjectMasked', 'purpose', 'caseId', 'fields', 'outcome', 'errorCode', 'latencyMs', 'recordDigest', 'detail', 'prevHash', 'hash'].sort(),
+      [
+        'seq',
+        'id',
+        'time',
+        'requestId',
+        'consumer',
+        'clientId',
+        'officer',
+        'action',
+        'type',
+        'provider',
+        'subjectKind',
+        'subjectHmac',
+        'subjectMasked',
+        'purpose',
+        'caseId',
+        'fields',
+        'outcome',
+        'errorCode',
+        'latencyMs',
+        'recordDigest',
+        'detail',
+        'prevHash',
+        'hash',
+      ].sort(),
     );
   });
 
   it('combines filters and pages with an opaque cursor without overlap', async () => {
-    const all = (await search({ consumer: 'housing-fund', action: 'lookup', outcome: 'ok', limit: 500 })).json().events as Array<{ seq: number }>;
+    const all = (await search({ consumer: 'housing-fund', action: 'lookup', outcome: 'ok', limit: 500 })).json().events as Array<{
+      seq: number;
+    }>;
     expect(all).toHaveLength(4);
     const seen: number[] = [];
     let cursor: string | null = null;
@@ -91,7 +128,16 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
     } while (cursor);
     expect(seen).toEqual(all.map((e) => e.seq));
     expect((await search({ caseId: 'HF-A-1' })).json().events).toHaveLength(1);
-    expect((await search({ officer: '-window-07', type: 'household-registration', provider: 'public-security', purpose: 'housing-fund-withdrawal' })).json().events).toHaveLength(1);
+    expect(
+      (
+        await search({
+          officer: '-window-07',
+          type: 'household-registration',
+          provider: 'public-security',
+          purpose: 'housing-fund-withdrawal',
+        })
+      ).json().events,
+    ).toHaveLength(1);
     expect((await search({ from: '2000-01-01T00:00:00Z', to: '2000-02-01T00:00:00Z' })).json().events).toHaveLength(0);
   });
 
@@ -105,21 +151,28 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
     expect(problemOf(res).code).toBe('VALIDATION_FAILED');
   });
 
-  it.each([
-    [{ limit: 501 }],
-    [{ colour: 'blue' }],
-    [{ subject: { kind: 'person' } }],
-    [{ from: 'yesterday' }],
-  ])('refuses the search body %j with 400 VALIDATION_FAILED', async (body) => {
-    const res = await search(body);
-    expect(res.statusCode).toBe(400);
-    expect(problemOf(res).code).toBe('VALIDATION_FAILED');
-  });
+  it.each([[{ limit: 501 }], [{ colour: 'blue' }], [{ subject: { kind: 'person' } }], [{ from: 'yesterday' }]])(
+    'refuses the search body %j with 400 VALIDATION_FAILED',
+    async (body) => {
+      const res = await search(body);
+      expect(res.statusCode).toBe(400);
+      expect(problemOf(res).code).toBe('VALIDATION_FAILED');
+    },
+  );
 
   it('lets only auditors search, export and verify; the portal may use the tracker', async () => {
     for (const token of [consumer, portal]) {
-      for (const [method, url] of [['POST', '/v1/audit/search'], ['POST', '/v1/audit/export'], ['GET', '/v1/audit/verify']] as const) {
-        const res = await gw.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(method === 'POST' ? { payload: {} } : {}) });
+      for (const [method, url] of [
+        ['POST', '/v1/audit/search'],
+        ['POST', '/v1/audit/export'],
+        ['GET', '/v1/audit/verify'],
+      ] as const) {
+        const res = await gw.app.inject({
+          method,
+          url,
+          headers: { authorization: `Bearer ${token}` },
+          ...(method === 'POST' ? { payload: {} } : {}),
+        });
         expect(res.statusCode, `${method} ${url}`).toBe(403);
         expect(problemOf(res).code).toBe('FORBIDDEN');
       }
@@ -134,8 +187,18 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
 
   it('records each search as an audit.search event with the subject only as HMAC and masked form', async () => {
     const res = await search({ subject: { kind: 'person', id: bob }, outcome: 'ok' });
-    const [event] = await gw.db.db.selectFrom('audit_events').selectAll().where('request_id', '=', res.headers['x-request-id'] as string).execute();
-    expect(event).toMatchObject({ action: 'audit.search', outcome: 'ok', consumer: 'discipline-inspection', client_id: 'audit-office', subject_kind: 'person' });
+    const [event] = await gw.db.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('request_id', '=', res.headers['x-request-id'] as string)
+      .execute();
+    expect(event).toMatchObject({
+      action: 'audit.search',
+      outcome: 'ok',
+      consumer: 'discipline-inspection',
+      client_id: 'audit-office',
+      subject_kind: 'person',
+    });
     expect(event!.subject_hmac).toBe(res.json().events[0].subjectHmac);
     expect(event!.detail).toEqual({ filters: { outcome: 'ok' }, limit: 50, page: 'first', returned: 1 });
     expect(JSON.stringify(event)).not.toContain(bob);
@@ -189,13 +252,35 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
     const body = res.json();
     expect(body.subject.id).not.toBe(alice);
     expect(body.accesses).toHaveLength(3);
-    expect(body.accesses[0]).toMatchObject({ consumer: 'housing-fund', consumerName: { zh: '住房公积金中心', en: 'Housing Provident Fund Centre' }, type: 'dragon-licence', typeTitle: null, outcome: 'denied', action: 'lookup', procedureTitle: '住房公积金提取' });
-    expect(body.accesses[1]).toMatchObject({ type: 'household-registration', typeTitle: expect.any(String), provider: 'public-security', caseId: 'HF-A-2', outcome: 'ok' });
-    const next = await post(gw, '/v1/audit/subject-accesses', portal, { subject: { kind: 'person', id: alice }, limit: 3, cursor: body.nextCursor });
+    expect(body.accesses[0]).toMatchObject({
+      consumer: 'housing-fund',
+      consumerName: { zh: '住房公积金中心', en: 'Housing Provident Fund Centre' },
+      type: 'dragon-licence',
+      typeTitle: null,
+      outcome: 'denied',
+      action: 'lookup',
+      procedureTitle: '住房公积金提取',
+    });
+    expect(body.accesses[1]).toMatchObject({
+      type: 'household-registration',
+      typeTitle: expect.any(String),
+      provider: 'public-security',
+      caseId: 'HF-A-2',
+      outcome: 'ok',
+    });
+    const next = await post(gw, '/v1/audit/subject-accesses', portal, {
+      subject: { kind: 'person', id: alice },
+      limit: 3,
+      cursor: body.nextCursor,
+    });
     expect(next.json().accesses).toHaveLength(1);
     expect(next.json().nextCursor).toBeNull();
 
-    const recorded = await gw.db.db.selectFrom('audit_events').selectAll().where('request_id', '=', res.headers['x-request-id'] as string).executeTakeFirstOrThrow();
+    const recorded = await gw.db.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('request_id', '=', res.headers['x-request-id'] as string)
+      .executeTakeFirstOrThrow();
     expect(recorded).toMatchObject({ action: 'audit.subject-accesses', consumer: 'government-services', subject_masked: body.subject.id });
   });
 
@@ -203,10 +288,15 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
     const nobody = personHolding(gw, 'household-registration', 5);
     const empty = await post(gw, '/v1/audit/subject-accesses', auditor, { subject: { kind: 'person', id: nobody } });
     expect(empty.json()).toMatchObject({ accesses: [], nextCursor: null });
-    const invalid = await post(gw, '/v1/audit/subject-accesses', portal, { subject: { kind: 'person', id: alice.slice(0, 17) + (alice.endsWith('1') ? '2' : '1') } });
+    const invalid = await post(gw, '/v1/audit/subject-accesses', portal, {
+      subject: { kind: 'person', id: alice.slice(0, 17) + (alice.endsWith('1') ? '2' : '1') },
+    });
     expect(invalid.statusCode).toBe(422);
     expect(problemOf(invalid).code).toBe('INVALID_SUBJECT_ID');
-    const badCursor = await post(gw, '/v1/audit/subject-accesses', portal, { subject: { kind: 'person', id: alice }, cursor: encodeCursor(1).slice(2) });
+    const badCursor = await post(gw, '/v1/audit/subject-accesses', portal, {
+      subject: { kind: 'person', id: alice },
+      cursor: encodeCursor(1).slice(2),
+    });
     expect(badCursor.statusCode).toBe(400);
   });
 

@@ -21,14 +21,32 @@ export function personHolding(gw: TestGateway, type: string, index = 0): string 
   return person.id;
 }
 
-export function post(gw: TestGateway, url: string, token: string | null, payload: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
-  return gw.app.inject({ method: 'POST', url, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }, payload: payload as object });
+export function post(
+  gw: TestGateway,
+  url: string,
+  token: string | null,
+  payload: unknown,
+  headers: Record<string, string> = {},
+): Promise<LightMyRequestResponse> {
+  return gw.app.inject({
+    method: 'POST',
+    url,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    payload: payload as object,
+  });
 }
 
 export async function verifyApi(gw: TestGateway, token: string) {
   const res = await gw.app.inject({ method: 'GET', url: '/v1/audit/verify', headers: { authorization: `Bearer ${token}` } });
   if (res.statusCode !== 200) throw new Error(`verify answered ${res.statusCode} ${res.body}`);
-  return res.json() as { ok: boolean; checked: number; head: { seq: number; hash: string }; firstBrokenSeq?: number; reason?: string; anchor?: { seq: number; hash: string } };
+  return res.json() as {
+    ok: boolean;
+    checked: number;
+    head: { seq: number; hash: string };
+    firstBrokenSeq?: number;
+    reason?: string;
+    anchor?: { seq: number; hash: string };
+  };
 }
 
 /**

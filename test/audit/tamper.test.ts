@@ -14,16 +14,42 @@ import { asSuperuser, lookupBody, personHolding, post, verifyApi } from './suppo
 
 function rowOf(e: AuditEvent): Insertable<AuditEventsTable> {
   return {
-    seq: e.seq, id: e.id, time: e.time, request_id: e.requestId, consumer: e.consumer, client_id: e.clientId, officer: e.officer,
-    action: e.action, type: e.type, provider: e.provider, subject_kind: e.subjectKind, subject_hmac: e.subjectHmac,
-    subject_masked: e.subjectMasked, purpose: e.purpose, case_id: e.caseId, fields: JSON.stringify(e.fields), outcome: e.outcome,
-    error_code: e.errorCode, latency_ms: e.latencyMs, record_digest: e.recordDigest, detail: JSON.stringify(e.detail), prev_hash: e.prevHash, hash: e.hash,
+    seq: e.seq,
+    id: e.id,
+    time: e.time,
+    request_id: e.requestId,
+    consumer: e.consumer,
+    client_id: e.clientId,
+    officer: e.officer,
+    action: e.action,
+    type: e.type,
+    provider: e.provider,
+    subject_kind: e.subjectKind,
+    subject_hmac: e.subjectHmac,
+    subject_masked: e.subjectMasked,
+    purpose: e.purpose,
+    case_id: e.caseId,
+    fields: JSON.stringify(e.fields),
+    outcome: e.outcome,
+    error_code: e.errorCode,
+    latency_ms: e.latencyMs,
+    record_digest: e.recordDigest,
+    detail: JSON.stringify(e.detail),
+    prev_hash: e.prevHash,
+    hash: e.hash,
   };
 }
 
 /** A forged event that chains correctly onto `prev`: what an attacker who knows the algorithm writes. */
 function forge(prev: { seq: number; hash: string }, like: AuditEvent, seq = prev.seq + 1): AuditEvent {
-  const unhashed = { ...like, id: '00000000-0000-4000-8000-000000000001', time: new Date(Date.parse(like.time) + 1).toISOString(), officer: 'mallory', seq, prevHash: prev.hash };
+  const unhashed = {
+    ...like,
+    id: '00000000-0000-4000-8000-000000000001',
+    time: new Date(Date.parse(like.time) + 1).toISOString(),
+    officer: 'mallory',
+    seq,
+    prevHash: prev.hash,
+  };
   const { hash: _h, ...body } = unhashed;
   return { ...body, hash: eventHash(body) };
 }
@@ -39,7 +65,8 @@ describe.each(DATABASE_KINDS)('tamper evidence on %s', (kind) => {
     const consumer = await gw.token('housing-fund-window');
     auditor = await gw.token('audit-office');
     const person = personHolding(gw, 'household-registration');
-    for (let i = 0; i < 4; i++) expect((await post(gw, '/v1/lookups', consumer, lookupBody(person, { caseId: `HF-T-${i}` }))).statusCode).toBe(200);
+    for (let i = 0; i < 4; i++)
+      expect((await post(gw, '/v1/lookups', consumer, lookupBody(person, { caseId: `HF-T-${i}` }))).statusCode).toBe(200);
     dir = await mkdtemp(path.join(tmpdir(), 'onetrip-tamper-'));
   });
   afterAll(async () => {
@@ -47,7 +74,8 @@ describe.each(DATABASE_KINDS)('tamper evidence on %s', (kind) => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const event = async (seq: number) => fromRow(await gw.db.db.selectFrom('audit_events').selectAll().where('seq', '=', seq).executeTakeFirstOrThrow());
+  const event = async (seq: number) =>
+    fromRow(await gw.db.db.selectFrom('audit_events').selectAll().where('seq', '=', seq).executeTakeFirstOrThrow());
   const cli = async (args: string[], database = true) => {
     const lines: string[] = [];
     const config = testConfig({}, { databaseUrl: gw.db.url });
@@ -64,7 +92,10 @@ describe.each(DATABASE_KINDS)('tamper evidence on %s', (kind) => {
     expect(exported.statusCode).toBe(200);
     const file = path.join(dir, `export-${seq}-${Date.now()}.ndjson`);
     await writeFile(file, exported.body);
-    expect(await cli(['audit', 'verify', '--file', file], false)).toMatchObject({ code: 1, output: expect.stringContaining(`first broken seq ${seq} `) });
+    expect(await cli(['audit', 'verify', '--file', file], false)).toMatchObject({
+      code: 1,
+      output: expect.stringContaining(`first broken seq ${seq} `),
+    });
   }
 
   async function expectIntact() {
@@ -73,12 +104,18 @@ describe.each(DATABASE_KINDS)('tamper evidence on %s', (kind) => {
 
   it('starts intact, in the API, the database CLI and an exported file', async () => {
     await expectIntact();
-    expect(await cli(['audit', 'verify'], kind === 'pglite')).toMatchObject({ code: 0, output: expect.stringMatching(/^OK: \d+ events verified from genesis/) });
+    expect(await cli(['audit', 'verify'], kind === 'pglite')).toMatchObject({
+      code: 0,
+      output: expect.stringMatching(/^OK: \d+ events verified from genesis/),
+    });
     const exported = await post(gw, '/v1/audit/export', auditor, {});
     const file = path.join(dir, 'intact.ndjson');
     await writeFile(file, exported.body);
     const head = await readChainHead(gw.db.db);
-    expect(await cli(['audit', 'verify', '--file', file, '--head', `${head.seq}:${head.hash}`], false)).toMatchObject({ code: 0, output: expect.stringContaining('verified from genesis') });
+    expect(await cli(['audit', 'verify', '--file', file, '--head', `${head.seq}:${head.hash}`], false)).toMatchObject({
+      code: 0,
+      output: expect.stringContaining('verified from genesis'),
+    });
   });
 
   it('names the edited event', async () => {
@@ -92,9 +129,17 @@ describe.each(DATABASE_KINDS)('tamper evidence on %s', (kind) => {
   it('names the event after one edited and re-hashed (its prevHash no longer matches)', async () => {
     const original = await event(K);
     const { hash: _hash, ...edited } = { ...original, officer: 'mallory' };
-    await asSuperuser(gw.db.db, (trx) => trx.updateTable('audit_events').set({ officer: 'mallory', hash: eventHash(edited) }).where('seq', '=', K).execute());
+    await asSuperuser(gw.db.db, (trx) =>
+      trx
+        .updateTable('audit_events')
+        .set({ officer: 'mallory', hash: eventHash(edited) })
+        .where('seq', '=', K)
+        .execute(),
+    );
     await expectBrokenAt(K + 1);
-    await asSuperuser(gw.db.db, (trx) => trx.updateTable('audit_events').set({ officer: original.officer, hash: original.hash }).where('seq', '=', K).execute());
+    await asSuperuser(gw.db.db, (trx) =>
+      trx.updateTable('audit_events').set({ officer: original.officer, hash: original.hash }).where('seq', '=', K).execute(),
+    );
     await expectIntact();
   });
 
@@ -125,7 +170,10 @@ describe.each(DATABASE_KINDS)('tamper evidence on %s', (kind) => {
   });
 
   it('names the first of two reordered events', async () => {
-    const swap = (trx: typeof gw.db.db) => sql`update audit_events set seq = case when seq = ${K}::bigint then ${K + 1}::bigint else ${K}::bigint end where seq in (${K}, ${K + 1})`.execute(trx);
+    const swap = (trx: typeof gw.db.db) =>
+      sql`update audit_events set seq = case when seq = ${K}::bigint then ${K + 1}::bigint else ${K}::bigint end where seq in (${K}, ${K + 1})`.execute(
+        trx,
+      );
     await asSuperuser(gw.db.db, swap);
     await expectBrokenAt(K);
     await asSuperuser(gw.db.db, swap);

@@ -16,7 +16,23 @@ import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helper
 const silent = { error: () => {}, warn: () => {} };
 
 /** Text with the characters that broke things, mixed into arbitrary strings (any code point, lone surrogates included). */
-const nasty = fc.constantFrom('\ufeff', '\u0000', '\ud800', '\udfff', 'e\u0301', '\u202e', '\u200f', '😀', '\r\n', '"', '\\', '\u2028', '\uffff', '\u0085', ' ');
+const nasty = fc.constantFrom(
+  '\ufeff',
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  'e\u0301',
+  '\u202e',
+  '\u200f',
+  '😀',
+  '\r\n',
+  '"',
+  '\\',
+  '\u2028',
+  '\uffff',
+  '\u0085',
+  ' ',
+);
 const text = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.array(fc.oneof(nasty, fc.string({ unit: 'grapheme', maxLength: 4 })), { maxLength: 8 }).map((parts) => parts.join('')),
@@ -37,7 +53,20 @@ const eventInput = fc.record({
   fields: fc.array(text, { maxLength: 4 }),
   errorCode: nullableText,
   recordDigest: nullableText,
-  detail: fc.option(fc.dictionary(text, fc.oneof(text, fc.array(text, { maxLength: 3 }), fc.double().filter((d) => !Object.is(d, -0)), fc.boolean(), fc.constant(null)), { maxKeys: 4 }), { nil: null }),
+  detail: fc.option(
+    fc.dictionary(
+      text,
+      fc.oneof(
+        text,
+        fc.array(text, { maxLength: 3 }),
+        fc.double().filter((d) => !Object.is(d, -0)),
+        fc.boolean(),
+        fc.constant(null),
+      ),
+      { maxKeys: 4 },
+    ),
+    { nil: null },
+  ),
 });
 
 describe.each(DATABASE_KINDS)('audit trail Unicode round trip on %s', (kind) => {
@@ -70,7 +99,11 @@ describe.each(DATABASE_KINDS)('audit trail Unicode round trip on %s', (kind) => 
         const rows = await db.db
           .selectFrom('audit_events')
           .selectAll()
-          .where('id', 'in', written.map((e) => e.id))
+          .where(
+            'id',
+            'in',
+            written.map((e) => e.id),
+          )
           .orderBy('seq')
           .execute();
         const read = rows.map((r) => fromRow(r));

@@ -11,7 +11,11 @@ import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helper
 const silent = { error: () => {}, warn: () => {} };
 
 function input(overrides: Partial<AuditEventInput> = {}): AuditEventInput {
-  const scope = { requestId: `req-${randomUUID()}`, principal: { department: 'housing-fund', clientId: 'housing-fund-window' }, startedAt: null };
+  const scope = {
+    requestId: `req-${randomUUID()}`,
+    principal: { department: 'housing-fund', clientId: 'housing-fund-window' },
+    startedAt: null,
+  };
   const facts = {
     action: 'lookup',
     outcome: 'ok',
@@ -29,7 +33,9 @@ function input(overrides: Partial<AuditEventInput> = {}): AuditEventInput {
 
 /** Rows committed by one transaction share its xmin: how many transactions wrote these events. */
 async function transactionsOf(db: TestDatabase, ids: string[]): Promise<number> {
-  const r = await sql<{ n: number }>`select count(distinct xmin::text)::int as n from audit_events where id = any(${ids}::uuid[])`.execute(db.db);
+  const r = await sql<{ n: number }>`select count(distinct xmin::text)::int as n from audit_events where id = any(${ids}::uuid[])`.execute(
+    db.db,
+  );
   return Number(r.rows[0]!.n);
 }
 
@@ -57,7 +63,12 @@ describe.each(DATABASE_KINDS)('the group-commit audit writer on %s', (kind) => {
     const events = await Promise.all(inputs.map((i) => w.append(i)));
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(events.map((e) => e.id)).toEqual(inputs.map((i) => i.id));
-    expect(await transactionsOf(db, inputs.map((i) => i.id))).toBe(1);
+    expect(
+      await transactionsOf(
+        db,
+        inputs.map((i) => i.id),
+      ),
+    ).toBe(1);
   });
 
   it('otherwise commits intervalMs after the first waiting event', async () => {
@@ -79,7 +90,15 @@ describe.each(DATABASE_KINDS)('the group-commit audit writer on %s', (kind) => {
     const appended = inputs.map((i) => w.append(i));
     await w.close();
     await expect(Promise.all(appended)).resolves.toHaveLength(3);
-    const rows = await db.db.selectFrom('audit_events').select('id').where('id', 'in', inputs.map((i) => i.id)).execute();
+    const rows = await db.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where(
+        'id',
+        'in',
+        inputs.map((i) => i.id),
+      )
+      .execute();
     expect(rows).toHaveLength(3);
     await expect(w.append(input())).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
   });
@@ -100,7 +119,17 @@ describe.each(DATABASE_KINDS)('the group-commit audit writer on %s', (kind) => {
     } finally {
       await sql`alter table audit_chain_head_away rename to audit_chain_head`.execute(db.db);
     }
-    expect(await db.db.selectFrom('audit_events').select('id').where('id', 'in', failed.map((i) => i.id)).execute()).toEqual([]);
+    expect(
+      await db.db
+        .selectFrom('audit_events')
+        .select('id')
+        .where(
+          'id',
+          'in',
+          failed.map((i) => i.id),
+        )
+        .execute(),
+    ).toEqual([]);
     const next = await w.append(input());
     expect(next.seq).toBe(Number(before.seq) + 1);
     expect(next.prevHash).toBe(before.hash);

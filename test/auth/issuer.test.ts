@@ -25,7 +25,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('two replicas without PUBLIC_URL
     await db?.dispose();
   });
 
-  it('share the issuer the first one recorded, and accept each other\'s tokens', async () => {
+  it("share the issuer the first one recorded, and accept each other's tokens", async () => {
     expect(first.app.config.publicUrl).toBe('http://127.0.0.1:3101');
     expect(second.app.config.publicUrl).toBe('http://127.0.0.1:3102');
     expect(first.app.issuer).toBe('http://127.0.0.1:3101');

@@ -36,7 +36,8 @@ describe.each(DATABASE_KINDS)('OAuth clients against the gateway on %s', (kind) 
   });
   afterAll(async () => gw?.close());
 
-  const discover = async () => oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }));
+  const discover = async () =>
+    oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }));
 
   it('discovers the token endpoint and gets a token with client_secret_basic and client_secret_post', async () => {
     const as = await discover();
@@ -59,8 +60,16 @@ describe.each(DATABASE_KINDS)('OAuth clients against the gateway on %s', (kind) 
 
   it('surfaces a wrong secret as invalid_client, with a Basic challenge and the problem members', async () => {
     const as = await discover();
-    const response = await oauth.clientCredentialsGrantRequest(as, { client_id: 'taxation-window' }, oauth.ClientSecretBasic('wrong'), new URLSearchParams(), insecure);
-    const failure = await oauth.processClientCredentialsResponse(as, { client_id: 'taxation-window' }, response).catch((err: unknown) => err);
+    const response = await oauth.clientCredentialsGrantRequest(
+      as,
+      { client_id: 'taxation-window' },
+      oauth.ClientSecretBasic('wrong'),
+      new URLSearchParams(),
+      insecure,
+    );
+    const failure = await oauth
+      .processClientCredentialsResponse(as, { client_id: 'taxation-window' }, response)
+      .catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(oauth.WWWAuthenticateChallengeError);
     const challenge = failure as oauth.WWWAuthenticateChallengeError;
     expect(challenge.status).toBe(401);

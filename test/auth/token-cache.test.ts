@@ -68,7 +68,16 @@ describe.each(DATABASE_KINDS)('verified-token cache in the gateway on %s', (kind
 
   it('refuses a cached token once its exp has passed', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ iss: gw.app.config.publicUrl, aud: 'onetrip', sub: 'taxation-window', dept: 'taxation', roles: ['consumer'], jti: randomUUID(), iat: now, exp: now + 2 })
+    const token = await new SignJWT({
+      iss: gw.app.config.publicUrl,
+      aud: 'onetrip',
+      sub: 'taxation-window',
+      dept: 'taxation',
+      roles: ['consumer'],
+      jti: randomUUID(),
+      iat: now,
+      exp: now + 2,
+    })
       .setProtectedHeader({ alg: 'EdDSA', kid: gw.app.keyring.current.kid })
       .sign(gw.app.keyring.current.privateKey);
     expect((await call(token)).statusCode).toBe(200);

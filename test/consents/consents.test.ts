@@ -40,8 +40,24 @@ describe.each(DATABASE_KINDS)('consent and preview on %s', (kind) => {
       procedures: [{ code: 'income-check', title: '收入核对', materials: ['degree-certificate', TYPE] }],
       grants: [
         // Lets civil affairs ask for the same type and purpose, so that only the department differs.
-        { grantId: 't-civil-income', consumer: 'civil-affairs', type: TYPE, purposes: ['housing-fund-withdrawal'], fields: ALL_FIELDS, verifyOnly: false, expiresAt: null },
-        { grantId: 't-hf-income-check', consumer: 'housing-fund', type: TYPE, purposes: ['income-check'], fields: ALL_FIELDS, verifyOnly: false, expiresAt: null },
+        {
+          grantId: 't-civil-income',
+          consumer: 'civil-affairs',
+          type: TYPE,
+          purposes: ['housing-fund-withdrawal'],
+          fields: ALL_FIELDS,
+          verifyOnly: false,
+          expiresAt: null,
+        },
+        {
+          grantId: 't-hf-income-check',
+          consumer: 'housing-fund',
+          type: TYPE,
+          purposes: ['income-check'],
+          fields: ALL_FIELDS,
+          verifyOnly: false,
+          expiresAt: null,
+        },
       ],
     });
     [housing, civil, hr, portal, admin] = (await Promise.all(
@@ -70,7 +86,8 @@ describe.each(DATABASE_KINDS)('consent and preview on %s', (kind) => {
     gw.app.inject({ method: 'GET', url: `/v1/consents/${consentId}`, headers: { authorization: `Bearer ${token}` } });
   const decide = (consentId: string, decision: 'approve' | 'deny', subjectId = person) =>
     post(gw, `/v1/portal/consents/${consentId}/decision`, portal, { subject: { kind: 'person', id: subjectId }, decision });
-  const consentRow = (consentId: string) => gw.db.db.selectFrom('consents').selectAll().where('consent_id', '=', consentId).executeTakeFirst();
+  const consentRow = (consentId: string) =>
+    gw.db.db.selectFrom('consents').selectAll().where('consent_id', '=', consentId).executeTakeFirst();
 
   /** A pending request for `person` with the given case id; returns its id. */
   async function requestConsent(c: string, extra: Record<string, unknown> = {}): Promise<string> {
@@ -115,21 +132,38 @@ describe.each(DATABASE_KINDS)('consent and preview on %s', (kind) => {
     expect(events[0]!.subject_masked).toMatch(/^\d{3}\*+[\dX]{2}$/);
 
     const row = await consentRow(body.consentId);
-    expect(row).toMatchObject({ consumer: 'housing-fund', client_id: 'housing-fund-window', type: TYPE, purpose: 'housing-fund-withdrawal', case_id: c, status: 'pending' });
+    expect(row).toMatchObject({
+      consumer: 'housing-fund',
+      client_id: 'housing-fund-window',
+      type: TYPE,
+      purpose: 'housing-fund-withdrawal',
+      case_id: c,
+      status: 'pending',
+    });
     expect(row!.subject_hmac).toBe(events[0]!.subject_hmac);
     expect(JSON.stringify(row)).not.toContain(person);
     expect(JSON.stringify(events[0])).not.toContain(person);
   });
 
   it('refuses, without creating a consent, what the policy would refuse anyway', async () => {
-    const count = async () => Number((await gw.db.db.selectFrom('consents').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const count = async () =>
+      Number(
+        (
+          await gw.db.db
+            .selectFrom('consents')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     const before = await count();
     const noGrant = await lookup(lookupBody(caseId()), hr);
     expect(noGrant.statusCode).toBe(403);
     expect(problemOf(noGrant).code).toBe('NOT_GRANTED');
     const badField = await lookup(lookupBody(caseId(), { fields: ['income', 'employer'] }));
     expect(problemOf(badField).code).toBe('FIELD_NOT_ALLOWED');
-    const badSubject = await lookup(lookupBody(caseId(), { subject: { kind: 'person', id: `${person.slice(0, 17)}${person.endsWith('1') ? '2' : '1'}` } }));
+    const badSubject = await lookup(
+      lookupBody(caseId(), { subject: { kind: 'person', id: `${person.slice(0, 17)}${person.endsWith('1') ? '2' : '1'}` } }),
+    );
     expect(badSubject.statusCode).toBe(422);
     expect(await count()).toBe(before);
   });
@@ -139,7 +173,14 @@ describe.each(DATABASE_KINDS)('consent and preview on %s', (kind) => {
     const consentId = await requestConsent(c);
     const res = await poll(consentId);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ consentId, status: 'pending', type: TYPE, fields: ALL_FIELDS, purpose: 'housing-fund-withdrawal', caseId: c });
+    expect(res.json()).toMatchObject({
+      consentId,
+      status: 'pending',
+      type: TYPE,
+      fields: ALL_FIELDS,
+      purpose: 'housing-fund-withdrawal',
+      caseId: c,
+    });
     expect(res.json()).not.toHaveProperty('decidedAt');
     const foreign = await poll(consentId, civil);
     expect(foreign.statusCode).toBe(404);
@@ -177,7 +218,13 @@ describe.each(DATABASE_KINDS)('consent and preview on %s', (kind) => {
     expect(approved.statusCode).toBe(200);
     expect(approved.json()).toMatchObject({ consentId, status: 'approved', department: { code: 'housing-fund' } });
     const [decisionEvent] = await eventsFor(gw, requestIdOf(approved));
-    expect(decisionEvent).toMatchObject({ action: 'consent.decision', outcome: 'ok', type: TYPE, case_id: c, detail: { consentId, decision: 'approved', consumer: 'housing-fund' } });
+    expect(decisionEvent).toMatchObject({
+      action: 'consent.decision',
+      outcome: 'ok',
+      type: TYPE,
+      case_id: c,
+      detail: { consentId, decision: 'approved', consumer: 'housing-fund' },
+    });
     expect(decisionEvent!.subject_hmac).toBe(searchEvent!.subject_hmac);
     expect((await poll(consentId)).json()).toMatchObject({ status: 'approved', decidedAt: expect.any(String) });
 
@@ -294,7 +341,12 @@ describe.each(DATABASE_KINDS)('consent and preview on %s', (kind) => {
   it('answers a batch item of a consent-required type as pending, and releases it with its consentId', async () => {
     const c = caseId();
     const batch = (items: object[]) =>
-      post(gw, '/v1/lookups/batch', housing, { subject: { kind: 'person', id: person }, purpose: 'housing-fund-withdrawal', caseId: c, items });
+      post(gw, '/v1/lookups/batch', housing, {
+        subject: { kind: 'person', id: person },
+        purpose: 'housing-fund-withdrawal',
+        caseId: c,
+        items,
+      });
     const res = await batch([{ type: 'household-registration' }, { type: TYPE }]);
     expect(res.statusCode).toBe(200);
     const [first, second] = res.json().results;
@@ -313,7 +365,12 @@ describe.each(DATABASE_KINDS)('consent and preview on %s', (kind) => {
 
   it('leaves a case material awaiting consent, with its consentId and a case.material event', async () => {
     const c = caseId();
-    const res = await post(gw, '/v1/cases', housing, { procedure: 'income-check', applicant: { kind: 'person', id: person }, caseId: c, officer: 'w07' });
+    const res = await post(gw, '/v1/cases', housing, {
+      procedure: 'income-check',
+      applicant: { kind: 'person', id: person },
+      caseId: c,
+      officer: 'w07',
+    });
     expect(res.statusCode).toBe(201);
     const material = (res.json().materials as { type: string }[]).find((m) => m.type === TYPE);
     expect(material).toMatchObject({ status: 'to_submit', reason: 'awaiting_consent', consentId: expect.any(String) });
@@ -322,7 +379,12 @@ describe.each(DATABASE_KINDS)('consent and preview on %s', (kind) => {
     expect(events).toHaveLength(2);
     expect(events.every((e) => e.action === 'case.material')).toBe(true);
     const event = events.find((e) => e.type === TYPE)!;
-    expect(event).toMatchObject({ outcome: 'denied', error_code: null, purpose: 'income-check', detail: { reason: 'awaiting_consent', via: 'case.material' } });
+    expect(event).toMatchObject({
+      outcome: 'denied',
+      error_code: null,
+      purpose: 'income-check',
+      detail: { reason: 'awaiting_consent', via: 'case.material' },
+    });
     const consentId = (material as unknown as { consentId: string }).consentId;
     expect(event.detail).toMatchObject({ consentId });
 
@@ -352,10 +414,15 @@ describe.each(DATABASE_KINDS)('consent and preview on %s', (kind) => {
     expect((await gw.app.inject({ url: `/v1/catalog/${TYPE}`, headers: auth(housing) })).json().consent).toBe('required');
     expect((await gw.app.inject({ url: `/v1/admin/types/${TYPE}`, headers: auth(admin) })).json().consent).toBe('required');
 
-    const { type: _t, createdAt: _c, updatedAt: _u, consent: _consent, ...definition } = (
-      await gw.app.inject({ url: '/v1/admin/types/degree-certificate', headers: auth(admin) })
-    ).json();
-    const put = (body: object) => gw.app.inject({ method: 'PUT', url: '/v1/admin/types/consent-demo', headers: auth(admin), payload: body });
+    const {
+      type: _t,
+      createdAt: _c,
+      updatedAt: _u,
+      consent: _consent,
+      ...definition
+    } = (await gw.app.inject({ url: '/v1/admin/types/degree-certificate', headers: auth(admin) })).json();
+    const put = (body: object) =>
+      gw.app.inject({ method: 'PUT', url: '/v1/admin/types/consent-demo', headers: auth(admin), payload: body });
     const created = await put({ ...definition, consent: 'required' });
     expect(created.statusCode).toBe(201);
     expect(created.json().consent).toBe('required');

@@ -21,7 +21,14 @@ const consent = (over: Partial<Consent> = {}): Consent => ({
   usedAt: null,
   ...over,
 });
-const use = { consumer: 'housing-fund', type: 'income-tax-record', subjectHmac: 'h1', purpose: 'housing-fund-withdrawal', caseId: 'HF-1', fields: ['income', 'month'] };
+const use = {
+  consumer: 'housing-fund',
+  type: 'income-tax-record',
+  subjectHmac: 'h1',
+  purpose: 'housing-fund-withdrawal',
+  caseId: 'HF-1',
+  fields: ['income', 'month'],
+};
 const during = new Date('2026-03-02T00:00:00.000Z');
 const after = new Date('2026-03-08T00:00:00.000Z');
 
@@ -49,7 +56,8 @@ describe('consent rules', () => {
       [{}, { status: 'denied' }],
       [{}, { status: 'used' }],
     ];
-    for (const [useOver, consentOver] of refusals) expect(unusableBecause(consent(consentOver), { ...use, ...useOver }, during)).not.toBeNull();
+    for (const [useOver, consentOver] of refusals)
+      expect(unusableBecause(consent(consentOver), { ...use, ...useOver }, during)).not.toBeNull();
     expect(unusableBecause(consent(), use, after)).toBe('the consent is expired');
   });
 

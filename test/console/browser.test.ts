@@ -17,7 +17,10 @@ import { startTestGateway, type TestGateway } from '../helpers/app.js';
  * PostgreSQL would double the slowest suite without testing anything new.
  */
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-if (!CHROMIUM) console.warn('test/console/browser.test.ts: SKIPPED — no chromium binary at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)');
+if (!CHROMIUM)
+  console.warn(
+    'test/console/browser.test.ts: SKIPPED — no chromium binary at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)',
+  );
 
 // The callbacks given to page.evaluate run in the browser. This project compiles without the DOM
 // library (tsconfig), so the few browser globals they touch are declared loosely, in this file only.
@@ -73,10 +76,17 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
       const result = await (window.axe as { run: (ctx: unknown, o: object) => Promise<{ violations: AxeViolation[] }> }).run(document, {
         resultTypes: ['violations'],
       });
-      return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
+      return result.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        nodes: v.nodes.map((n) => ({ target: n.target })),
+      }));
     });
     const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    expect(serious.map((v) => `${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+    expect(serious.map((v) => `${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual(
+      [],
+    );
   }
 
   const shot = (name: string, fullPage = true) => page.screenshot({ path: path.join(ARTIFACTS, `console-${name}.png`), fullPage });
@@ -121,7 +131,12 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
         method: 'POST',
         url: '/v1/lookups',
         headers: { authorization: `Bearer ${token}` },
-        payload: { type: 'household-registration', subject: { kind: 'person', id: person().id }, purpose: 'marriage-registration-application', caseId: `EARLIER-${i}` },
+        payload: {
+          type: 'household-registration',
+          subject: { kind: 'person', id: person().id },
+          purpose: 'marriage-registration-application',
+          caseId: `EARLIER-${i}`,
+        },
       });
       expect(earlier.statusCode).toBe(200);
     }
@@ -129,7 +144,13 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
       method: 'POST',
       url: '/v1/lookups',
       headers: { authorization: `Bearer ${token}` },
-      payload: { type: 'household-registration', subject: { kind: 'person', id: person().id }, purpose: 'marriage-registration-application', caseId, officer: 'officer-7' },
+      payload: {
+        type: 'household-registration',
+        subject: { kind: 'person', id: person().id },
+        purpose: 'marriage-registration-application',
+        caseId,
+        officer: 'officer-7',
+      },
     });
     expect(res.statusCode, res.body).toBe(200);
 
@@ -139,7 +160,17 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
       executablePath: CHROMIUM,
       headless: true,
       userDataDir: profileDir,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=zh-CN'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--lang=zh-CN',
+      ],
     });
     const cdp = await browser.target().createCDPSession();
     await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloadDir });
@@ -157,13 +188,17 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
       if (message.type() !== 'error') return;
       const where = message.location().url ?? '';
       const text = message.text();
-      const expected = expectedNetworkErrors.some((e) => where.endsWith(e.split(' ')[0] ?? '') && text.includes(`status of ${e.split(' ')[1]}`));
+      const expected = expectedNetworkErrors.some(
+        (e) => where.endsWith(e.split(' ')[0] ?? '') && text.includes(`status of ${e.split(' ')[1]}`),
+      );
       if (!expected) consoleErrors.push(`${text} @ ${where}`);
     });
     page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${(err as Error).message}`));
     // A CSP violation would also be logged by Chromium; this reports it with its directive.
     await page.evaluateOnNewDocument(() => {
-      document.addEventListener('securitypolicyviolation', (e: BrowserEvent) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+      document.addEventListener('securitypolicyviolation', (e: BrowserEvent) =>
+        console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`),
+      );
     });
   }, 60_000);
 
@@ -209,7 +244,11 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     await shot('auditor-phone', false);
     await page.setViewport({ width: 1280, height: 900 });
     await page.click('#page-older');
-    await page.waitForFunction((last) => Number(document.querySelector('#trail-table tbody td')?.textContent) < last, {}, first.at(-1) ?? 0);
+    await page.waitForFunction(
+      (last) => Number(document.querySelector('#trail-table tbody td')?.textContent) < last,
+      {},
+      first.at(-1) ?? 0,
+    );
     const second = await trailSeqs();
     expect(second[0]).toBe((first.at(-1) ?? 0) - 1);
     expect(await page.$eval('#page-newer', (el) => (el as BrowserElement).disabled)).toBe(false);
@@ -276,7 +315,10 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
       if (!file) await new Promise((r) => setTimeout(r, 100));
     }
     expect(file).toMatch(/^audit-export-.+\.ndjson$/);
-    const lines = readFileSync(path.join(downloadDir, file ?? ''), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { caseId: string; hash: string });
+    const lines = readFileSync(path.join(downloadDir, file ?? ''), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { caseId: string; hash: string });
     expect(lines).toHaveLength(1);
     expect(lines[0]?.caseId).toBe(caseId);
     expect(await textOf('#status')).toContain(file ?? '');
@@ -288,7 +330,9 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
       csv = readdirSync(downloadDir).find((f) => f.endsWith('.csv'));
       if (!csv) await new Promise((r) => setTimeout(r, 100));
     }
-    const [header, row, ...rest] = readFileSync(path.join(downloadDir, csv ?? ''), 'utf8').trim().split(/\r?\n/);
+    const [header, row, ...rest] = readFileSync(path.join(downloadDir, csv ?? ''), 'utf8')
+      .trim()
+      .split(/\r?\n/);
     expect(header).toMatch(/^seq,/);
     expect(row).toContain(caseId);
     expect(rest).toEqual([]);
@@ -301,7 +345,9 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     expect(await textOf('#verify-verdict')).toBe('哈希链完整');
     expect(await textOf('#verify-result dl')).toMatch(/最新签名检查点/);
     // Where the gateway offers GET /v1/audit/checkpoints (ARCHITECTURE.md), they can be saved for the CLI.
-    const published = (await page.evaluate(() => fetch('/openapi.json').then((r) => r.json()))) as { paths: Record<string, { get?: unknown }> };
+    const published = (await page.evaluate(() => fetch('/openapi.json').then((r) => r.json()))) as {
+      paths: Record<string, { get?: unknown }>;
+    };
     const offersCheckpoints = Boolean(published.paths['/v1/audit/checkpoints']?.get);
     expect(Boolean(await page.$('#checkpoints-download'))).toBe(offersCheckpoints);
     if (offersCheckpoints) {
@@ -318,7 +364,9 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
 
   it('renews its token before it expires, and the renewed token works', async () => {
     const before = bearers.at(-1);
-    const renewed = await page.waitForResponse((r) => r.url() === `${base}/v1/auth/token` && r.status() === 200, { timeout: TOKEN_TTL_SECONDS * 1000 });
+    const renewed = await page.waitForResponse((r) => r.url() === `${base}/v1/auth/token` && r.status() === 200, {
+      timeout: TOKEN_TTL_SECONDS * 1000,
+    });
     expect(renewed.request().postData()).toContain(credential('auditor').clientId);
     const verified = page.waitForResponse((r) => r.url() === `${base}/v1/audit/verify`);
     await page.click('#verify');
@@ -347,7 +395,8 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     await page.type('#p-id', person().id);
     await page.click('#portal-form button[type=submit]');
     await page.waitForSelector('#accesses li');
-    const ourAccess = async () => (await page.$$eval('#accesses li', (lis) => lis.map((li) => li.textContent ?? ''))).find((text) => text.includes(caseId));
+    const ourAccess = async () =>
+      (await page.$$eval('#accesses li', (lis) => lis.map((li) => li.textContent ?? ''))).find((text) => text.includes(caseId));
     expect(await ourAccess()).toMatch(/民政局查询了“户籍登记信息”，用于办理“结婚登记”/);
     expect(page.url()).toBe(`${base}/console`);
     expect(await page.content()).not.toContain(person().id); // only the masked id is shown back

@@ -11,7 +11,9 @@ const references = (html: string) => [...html.matchAll(/\b(?:src|href)\s*=\s*["'
 /** Every file of the console, relative to its public folder. */
 async function consoleFiles(dir = CONSOLE_PUBLIC_DIR, prefix = ''): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const nested = await Promise.all(entries.map((e) => (e.isDirectory() ? consoleFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`])));
+  const nested = await Promise.all(
+    entries.map((e) => (e.isDirectory() ? consoleFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`])),
+  );
   return nested.flat();
 }
 
@@ -47,9 +49,14 @@ describe.each(DATABASE_KINDS)('GET /console and its files on %s', (kind) => {
         expect(text, file).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
       }
       const urls = text.match(/(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}/gi) ?? [];
-      expect(urls.filter((u) => !u.includes('www.w3.org')), file).toEqual([]);
+      expect(
+        urls.filter((u) => !u.includes('www.w3.org')),
+        file,
+      ).toEqual([]);
       // No filter, token or subject goes to browser storage or the address bar.
-      expect(text, file).not.toMatch(/localStorage|sessionStorage|document\.cookie|history\.(push|replace)State|location\.(hash|search)\s*=/);
+      expect(text, file).not.toMatch(
+        /localStorage|sessionStorage|document\.cookie|history\.(push|replace)State|location\.(hash|search)\s*=/,
+      );
     }
   });
 

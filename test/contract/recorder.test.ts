@@ -31,7 +31,14 @@ describe('the response contract checker (test/helpers/contract.ts)', () => {
 
   it('accepts an answer that matches its operation', () => {
     expect(violationsOf({})).toEqual([]);
-    expect(violationsOf({ routeUrl: '/v1/catalog', status: 401, contentType: 'application/problem+json', body: problem('UNAUTHENTICATED', 401) })).toEqual([]);
+    expect(
+      violationsOf({
+        routeUrl: '/v1/catalog',
+        status: 401,
+        contentType: 'application/problem+json',
+        body: problem('UNAUTHENTICATED', 401),
+      }),
+    ).toEqual([]);
   });
 
   it('flags an undocumented status, content type, body or operation', () => {
@@ -40,13 +47,15 @@ describe('the response contract checker (test/helpers/contract.ts)', () => {
     expect(violationsOf({ body: JSON.stringify({ healthy: true }) })[0]).toMatch(/must have required property 'status'/);
     expect(violationsOf({ body: '{"status":' })[0]).toMatch(/not valid JSON/);
     expect(violationsOf({ routeUrl: '/v1/secret-backdoor' })[0]).toMatch(/no operation GET \/v1\/secret-backdoor/);
-    expect(violationsOf({ routeUrl: '/v1/catalog', status: 401, contentType: 'application/problem+json', body: problem('TEAPOT', 401) })[0]).toMatch(
-      /body\/code must be equal to one of the allowed values/,
-    );
+    expect(
+      violationsOf({ routeUrl: '/v1/catalog', status: 401, contentType: 'application/problem+json', body: problem('TEAPOT', 401) })[0],
+    ).toMatch(/body\/code must be equal to one of the allowed values/);
   });
 
   it('checks bare problems where no operation applies: the 404 handler and internal errors', () => {
-    expect(violationsOf({ routeUrl: undefined, status: 404, contentType: 'application/problem+json', body: problem('NOT_FOUND', 404) })).toEqual([]);
+    expect(
+      violationsOf({ routeUrl: undefined, status: 404, contentType: 'application/problem+json', body: problem('NOT_FOUND', 404) }),
+    ).toEqual([]);
     expect(violationsOf({ status: 500, contentType: 'application/problem+json', body: problem('INTERNAL_ERROR', 500) })).toEqual([]);
     expect(violationsOf({ status: 500, contentType: 'text/html', body: '<h1>oops</h1>' })).toHaveLength(1);
     expect(violationsOf({ routeUrl: undefined, status: 404, contentType: 'application/json', body: '{}' })).toHaveLength(1);

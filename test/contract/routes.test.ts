@@ -20,7 +20,11 @@ function printedRoutes(app: FastifyInstance): Set<string> {
     const depth = (m[1] ?? '').length / 4;
     stack.length = depth;
     stack.push(m[2] ?? '');
-    for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) routes.add(`${method} ${stack.join('')}`);
+    for (const method of (m[3] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean))
+      routes.add(`${method} ${stack.join('')}`);
   }
   return routes;
 }
@@ -70,7 +74,11 @@ describe('routes ↔ openapi/gateway.yaml', () => {
 
   it('documents every registered route', () => {
     const documented = new Set(documentedOperations(app.openapi));
-    expect(registered().filter((op) => !documented.has(op)).sort()).toEqual([]);
+    expect(
+      registered()
+        .filter((op) => !documented.has(op))
+        .sort(),
+    ).toEqual([]);
   });
 
   it('registers every documented operation', () => {

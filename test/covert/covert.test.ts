@@ -32,9 +32,9 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
 
   beforeAll(async () => {
     gw = await startTestGateway(kind, { clock: () => new Date(nowMs) });
-    [admin, consumer, otherConsumer, auditor, portal] = await Promise.all(
+    [admin, consumer, otherConsumer, auditor, portal] = (await Promise.all(
       ['platform-admin', 'housing-fund-window', 'human-resources-window', 'audit-office', 'citizen-portal'].map((c) => gw.token(c)),
-    ) as [string, string, string, string, string];
+    )) as [string, string, string, string, string];
     alice = personHolding(gw, 'household-registration', 0);
   });
   afterAll(async () => gw?.close());
@@ -54,7 +54,12 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
       expect(bad.statusCode, String(days)).toBe(400);
       expect(problemOf(bad).code).toBe('VALIDATION_FAILED');
     }
-    const notAdmin = await gw.app.inject({ method: 'PUT', url: `/v1/admin/grants/${GRANT}`, headers: { authorization: `Bearer ${auditor}` }, payload: { ...GRANT_BODY, covert: { discloseAfterDays: 30 } } });
+    const notAdmin = await gw.app.inject({
+      method: 'PUT',
+      url: `/v1/admin/grants/${GRANT}`,
+      headers: { authorization: `Bearer ${auditor}` },
+      payload: { ...GRANT_BODY, covert: { discloseAfterDays: 30 } },
+    });
     expect(notAdmin.statusCode).toBe(403);
 
     const res = await putGrant({ ...GRANT_BODY, covert: { discloseAfterDays: 30 } });
@@ -65,9 +70,18 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
     expect(grants.find((g) => g.grantId === GRANT)!.covert).toEqual({ discloseAfterDays: 30 });
     expect(grants.find((g) => g.grantId === 'g-civil-affairs-household-registration')!.covert).toBeNull();
 
-    const event = await gw.db.db.selectFrom('audit_events').selectAll().where('request_id', '=', res.headers['x-request-id'] as string).executeTakeFirstOrThrow();
+    const event = await gw.db.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('request_id', '=', res.headers['x-request-id'] as string)
+      .executeTakeFirstOrThrow();
     expect(event).toMatchObject({ action: 'admin.change', outcome: 'ok', disclose_at: null });
-    expect(event.detail).toEqual({ resource: 'grant', key: GRANT, change: 'updated', covert: { before: null, after: { discloseAfterDays: 30 } } });
+    expect(event.detail).toEqual({
+      resource: 'grant',
+      key: GRANT,
+      change: 'updated',
+      covert: { before: null, after: { discloseAfterDays: 30 } },
+    });
   });
 
   it('hides an access under it from the portal until discloseAt, and always shows it to auditors, flagged', async () => {
@@ -80,7 +94,11 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
     const row = await gw.db.db.selectFrom('audit_events').selectAll().where('id', '=', covert.json().lookupId).executeTakeFirstOrThrow();
     const discloseAt = new Date(row.disclose_at!).getTime();
     expect(Math.abs(discloseAt - (nowMs + 30 * DAY_MS))).toBeLessThan(60_000);
-    const overtRow = await gw.db.db.selectFrom('audit_events').selectAll().where('id', '=', overt.json().lookupId).executeTakeFirstOrThrow();
+    const overtRow = await gw.db.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('id', '=', overt.json().lookupId)
+      .executeTakeFirstOrThrow();
     expect(overtRow.disclose_at).toBeNull();
 
     const seen = await tracker(portal);
@@ -94,10 +112,16 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
     expect(overtAccess).not.toHaveProperty('covert');
 
     const search = await post(gw, '/v1/audit/search', auditor, { caseId: 'COVERT-1' });
-    expect(search.json().events).toEqual([expect.objectContaining({ action: 'lookup', covert: true, discloseAt: new Date(discloseAt).toISOString() })]);
+    expect(search.json().events).toEqual([
+      expect.objectContaining({ action: 'lookup', covert: true, discloseAt: new Date(discloseAt).toISOString() }),
+    ]);
     const onlyCovert = await post(gw, '/v1/audit/search', auditor, { subject: { kind: 'person', id: alice }, covert: true });
     expect(onlyCovert.json().events.map((e: { caseId: string }) => e.caseId)).toEqual(['COVERT-1']);
-    const notCovert = await post(gw, '/v1/audit/search', auditor, { subject: { kind: 'person', id: alice }, covert: false, action: 'lookup' });
+    const notCovert = await post(gw, '/v1/audit/search', auditor, {
+      subject: { kind: 'person', id: alice },
+      covert: false,
+      action: 'lookup',
+    });
     expect(notCovert.json().events.map((e: { caseId: string }) => e.caseId)).toEqual(['OVERT-1']);
   });
 
@@ -118,7 +142,11 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
     const res = await putGrant(GRANT_BODY);
     expect(res.statusCode).toBe(200);
     expect(res.json().covert).toBeNull();
-    const event = await gw.db.db.selectFrom('audit_events').select('detail').where('request_id', '=', res.headers['x-request-id'] as string).executeTakeFirstOrThrow();
+    const event = await gw.db.db
+      .selectFrom('audit_events')
+      .select('detail')
+      .where('request_id', '=', res.headers['x-request-id'] as string)
+      .executeTakeFirstOrThrow();
     expect(event.detail).toMatchObject({ covert: { before: { discloseAfterDays: 30 }, after: null } });
 
     expect((await post(gw, '/v1/lookups', consumer, lookupBody(alice, { caseId: 'OVERT-2' }))).statusCode).toBe(200);
@@ -157,7 +185,11 @@ describe.each(DATABASE_KINDS)('covert grants on %s', (kind) => {
       items: [{ type: 'household-registration' }, { type: 'marriage-registration' }],
     });
     expect(batch.statusCode).toBe(200);
-    const caseRes = await post(gw, '/v1/cases', consumer, { procedure: 'housing-fund-withdrawal', applicant: { kind: 'person', id: alice }, caseId: 'COVERT-C' });
+    const caseRes = await post(gw, '/v1/cases', consumer, {
+      procedure: 'housing-fund-withdrawal',
+      applicant: { kind: 'person', id: alice },
+      caseId: 'COVERT-C',
+    });
     expect(caseRes.statusCode).toBe(201);
     const verification = await post(gw, '/v1/verifications', consumer, {
       ...lookupBody(alice, { caseId: 'COVERT-V' }),

@@ -41,12 +41,28 @@ function fieldSchema(schema: Record<string, unknown>, kind: string): Record<stri
 
 describe('demo catalogue', () => {
   it('has the expected departments and types', () => {
-    for (const code of ['public-security', 'civil-affairs', 'market-regulation', 'human-resources', 'natural-resources', 'taxation', 'education', 'housing-fund']) {
+    for (const code of [
+      'public-security',
+      'civil-affairs',
+      'market-regulation',
+      'human-resources',
+      'natural-resources',
+      'taxation',
+      'education',
+      'housing-fund',
+    ]) {
       expect(departmentCodes.has(code)).toBe(true);
     }
     expect(DEMO_TYPES.map((t) => t.type)).toEqual([
-      'household-registration', 'marriage-registration', 'business-licence', 'social-insurance-contributions',
-      'real-estate-title', 'tax-clearance', 'degree-certificate', 'criminal-record', 'income-tax-record',
+      'household-registration',
+      'marriage-registration',
+      'business-licence',
+      'social-insurance-contributions',
+      'real-estate-title',
+      'tax-clearance',
+      'degree-certificate',
+      'criminal-record',
+      'income-tax-record',
     ]);
     // One type is sensitive enough to need the person's consent (issue 15), and one grant serves it.
     const consentTypes = DEMO_TYPES.filter((t) => t.consent === 'required').map((t) => t.type);
@@ -135,7 +151,8 @@ describe('demo procedures, grants and clients', () => {
     for (const [consumer, code] of runs) {
       const procedure = DEMO_PROCEDURES.find((p) => p.code === code);
       for (const material of procedure?.materials ?? []) {
-        if (typeOf(material).sharing === 'conditional') expect(conditionalGranted(consumer, material, code), `${consumer}/${material}`).toBe(true);
+        if (typeOf(material).sharing === 'conditional')
+          expect(conditionalGranted(consumer, material, code), `${consumer}/${material}`).toBe(true);
       }
     }
   });
@@ -147,9 +164,13 @@ describe('demo procedures, grants and clients', () => {
       for (const role of client.roles) expect(ROLES).toContain(role);
     }
     for (const consumer of new Set(DEMO_GRANTS.map((g) => g.consumer))) {
-      expect(DEMO_CLIENTS.some((c) => c.department === consumer && c.roles.includes('consumer')), consumer).toBe(true);
+      expect(
+        DEMO_CLIENTS.some((c) => c.department === consumer && c.roles.includes('consumer')),
+        consumer,
+      ).toBe(true);
     }
-    for (const role of ['auditor', 'portal', 'admin', 'provider'] as const) expect(DEMO_CLIENTS.some((c) => c.roles.includes(role))).toBe(true);
+    for (const role of ['auditor', 'portal', 'admin', 'provider'] as const)
+      expect(DEMO_CLIENTS.some((c) => c.roles.includes(role))).toBe(true);
   });
 });
 

@@ -8,7 +8,9 @@ import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js
 import { createTestSigner, type TestSigner } from '../helpers/fake-provider.js';
 
 const dataset = createDemoDataset();
-const person = dataset.people.find((p) => p.holds.includes('household-registration') && p.holds.includes('social-insurance-contributions'))!;
+const person = dataset.people.find(
+  (p) => p.holds.includes('household-registration') && p.holds.includes('social-insurance-contributions'),
+)!;
 
 function refused(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
@@ -49,7 +51,10 @@ describe('startDemoProviders', () => {
   it('answers only the fields asked for, for certificates and for the rows of record types', async () => {
     const certificate = await ask('public-security', { type: 'household-registration', fields: ['name', 'registrationNumber'] });
     expect(certificate.status).toBe(200);
-    expect(certificate.body).toEqual({ found: true, record: { name: expect.any(String), registrationNumber: expect.stringMatching(/^\d{9}$/) } });
+    expect(certificate.body).toEqual({
+      found: true,
+      record: { name: expect.any(String), registrationNumber: expect.stringMatching(/^\d{9}$/) },
+    });
 
     const rows = await ask('human-resources', { type: 'social-insurance-contributions', fields: ['month'] });
     const record = rows.body.record as { rows: Record<string, unknown>[] };
@@ -59,7 +64,15 @@ describe('startDemoProviders', () => {
 
   it('holds nothing for another department’s types or an unknown subject', async () => {
     expect((await ask('public-security', { type: 'marriage-registration', fields: ['status'] })).body).toEqual({ found: false });
-    expect((await ask('public-security', { type: 'household-registration', fields: ['name'], subject: { kind: 'person', id: '11010519491231002X' } })).body).toEqual({ found: false });
+    expect(
+      (
+        await ask('public-security', {
+          type: 'household-registration',
+          fields: ['name'],
+          subject: { kind: 'person', id: '11010519491231002X' },
+        })
+      ).body,
+    ).toEqual({ found: false });
   });
 
   it('refuses a gateway token meant for another department', async () => {
@@ -105,7 +118,13 @@ describe.each(DATABASE_KINDS)('a type served by a demo department over the http 
   });
 
   async function pointAt(department: string) {
-    const current = (await gw.app.inject({ method: 'GET', url: '/v1/admin/types/household-registration', headers: { authorization: `Bearer ${adminToken}` } })).json();
+    const current = (
+      await gw.app.inject({
+        method: 'GET',
+        url: '/v1/admin/types/household-registration',
+        headers: { authorization: `Bearer ${adminToken}` },
+      })
+    ).json();
     const { type: _type, createdAt: _c, updatedAt: _u, ...definition } = current;
     const adapter = { kind: 'http', url: `${providers.urls.get(department)}/lookup`, timeoutMs: 3000 };
     const res = await gw.app.inject({
@@ -123,7 +142,12 @@ describe.each(DATABASE_KINDS)('a type served by a demo department over the http 
       method: 'POST',
       url: '/v1/lookups',
       headers: { authorization: `Bearer ${await gw.token('housing-fund-window')}` },
-      payload: { type: 'household-registration', subject: { kind: 'person', id: person.id }, purpose: 'housing-fund-withdrawal', caseId: 'HF-2026-000042' },
+      payload: {
+        type: 'household-registration',
+        subject: { kind: 'person', id: person.id },
+        purpose: 'housing-fund-withdrawal',
+        caseId: 'HF-2026-000042',
+      },
     });
 
   it('fetches the record from the provider server, which verified a gateway token for its own department', async () => {
@@ -133,7 +157,15 @@ describe.each(DATABASE_KINDS)('a type served by a demo department over the http 
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.provider).toBe('public-security');
-    expect(Object.keys(body.record).sort()).toEqual(['address', 'birthDate', 'gender', 'householder', 'name', 'registrationNumber', 'relationToHouseholder']);
+    expect(Object.keys(body.record).sort()).toEqual([
+      'address',
+      'birthDate',
+      'gender',
+      'householder',
+      'name',
+      'registrationNumber',
+      'relationToHouseholder',
+    ]);
     expect(body.record.name).toBe(dataset.record('household-registration', person.id)!.name);
 
     expect(seenClaims).toHaveLength(1);

@@ -15,7 +15,9 @@ type Fetched = Extract<CaseMaterial, { status: 'fetched' }>;
 async function verifyProof(proof: string, record: unknown, jwks: components['schemas']['Jwks']) {
   const { payload } = await compactVerify(proof, createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]));
   const claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
-  const digest = createHash('sha256').update(canonicalize(record) ?? 'null').digest('base64url');
+  const digest = createHash('sha256')
+    .update(canonicalize(record) ?? 'null')
+    .digest('base64url');
   return { claims, digestMatches: claims.digest === digest };
 }
 
@@ -46,7 +48,12 @@ describe.each(DATABASE_KINDS)('the typed client against a gateway on a real port
     const applicant = gw.subjects.find((s) => s.kind === 'person')!;
     const procedure = DEMO_PROCEDURES.find((p) => p.code === 'housing-fund-withdrawal')!;
     const { data, error, response } = await client.POST('/v1/cases', {
-      body: { procedure: procedure.code, applicant: { kind: 'person', id: applicant.id }, caseId: 'HF-E2E-000001', officer: 'window-03.li' },
+      body: {
+        procedure: procedure.code,
+        applicant: { kind: 'person', id: applicant.id },
+        caseId: 'HF-E2E-000001',
+        officer: 'window-03.li',
+      },
     });
     expect(error).toBeUndefined();
     expect(response.status).toBe(201);

@@ -71,7 +71,15 @@ export function runLoad(gw: ChildGateway, options: { token: string; person: stri
     until(done, timeoutMs = 20_000) {
       if (done(answers)) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`load condition not reached in ${timeoutMs} ms (${answers.length} answers, last ${JSON.stringify(answers.at(-1))})`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `load condition not reached in ${timeoutMs} ms (${answers.length} answers, last ${JSON.stringify(answers.at(-1))})`,
+              ),
+            ),
+          timeoutMs,
+        );
         waiters.push({ done, resolve: () => (clearTimeout(timer), resolve()) });
       });
     },
@@ -84,7 +92,12 @@ export function runLoad(gw: ChildGateway, options: { token: string; person: stri
 }
 
 export function lookupJson(person: string, caseId: string): string {
-  return JSON.stringify({ type: 'household-registration', subject: { kind: 'person', id: person }, purpose: 'housing-fund-withdrawal', caseId });
+  return JSON.stringify({
+    type: 'household-registration',
+    subject: { kind: 'person', id: person },
+    purpose: 'housing-fund-withdrawal',
+    caseId,
+  });
 }
 
 export function httpRequest(method: string, path: string, token: string, body?: string): string {
@@ -129,7 +142,11 @@ export function rawConnection(port: number) {
       const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
       if (data.length < headEnd + 4 + length) return out;
       const text = data.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8');
-      out.push({ status: Number(head.split(' ')[1]), contentType: /\r\ncontent-type: *([^\r]*)/i.exec(head)?.[1] ?? '', body: JSON.parse(text) });
+      out.push({
+        status: Number(head.split(' ')[1]),
+        contentType: /\r\ncontent-type: *([^\r]*)/i.exec(head)?.[1] ?? '',
+        body: JSON.parse(text),
+      });
       at = headEnd + 4 + length;
     }
   };
@@ -156,7 +173,12 @@ export async function metric(gw: ChildGateway, name: string): Promise<number> {
 }
 
 /** Waits until `read()` satisfies `ok` and has not changed for `steadyMs`. */
-export async function untilSteady(read: () => Promise<number>, ok: (v: number) => boolean, steadyMs: number, timeoutMs = 15_000): Promise<void> {
+export async function untilSteady(
+  read: () => Promise<number>,
+  ok: (v: number) => boolean,
+  steadyMs: number,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = NaN;
   let since = Date.now();

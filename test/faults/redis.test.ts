@@ -21,7 +21,15 @@ describe('Redis unreachable', () => {
     const person = personHolding(gw, 'household-registration');
     const answers = await Promise.all([0, 1, 2].map((i) => post(gw, '/v1/lookups', token, lookupBody(person, { caseId: `HF-R-${i}` }))));
     expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200]);
-    const rows = await gw.db.db.selectFrom('audit_events').select('id').where('id', 'in', answers.map((a) => a.json().lookupId as string)).execute();
+    const rows = await gw.db.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where(
+        'id',
+        'in',
+        answers.map((a) => a.json().lookupId as string),
+      )
+      .execute();
     expect(rows).toHaveLength(3);
   });
 });

@@ -76,7 +76,9 @@ export function valid(schema: Schema, resolve: (s: Schema) => Schema, hints: Hin
       const required = (s.required ?? []) as string[];
       const entries = Object.entries(props);
       if (entries.length === 0) {
-        return depth > 2 ? fc.constant({}) : fc.dictionary(fc.constantFrom('type', 'a', 'properties', 'x'), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 });
+        return depth > 2
+          ? fc.constant({})
+          : fc.dictionary(fc.constantFrom('type', 'a', 'properties', 'x'), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 });
       }
       const model = Object.fromEntries(
         entries.map(([name, p]) => {
@@ -92,7 +94,9 @@ export function valid(schema: Schema, resolve: (s: Schema) => Schema, hints: Hin
       const minLength = Number(s.minItems ?? 0);
       const maxLength = Math.max(minLength, Math.min(Number(s.maxItems ?? 3), 3));
       const item = valid(items, resolve, hints, depth + 1);
-      return s.uniqueItems ? fc.uniqueArray(item, { minLength, maxLength, selector: (v) => JSON.stringify(v) }) : fc.array(item, { minLength, maxLength });
+      return s.uniqueItems
+        ? fc.uniqueArray(item, { minLength, maxLength, selector: (v) => JSON.stringify(v) })
+        : fc.array(item, { minLength, maxLength });
     }
     case 'string':
       return stringOf(s);
@@ -113,10 +117,17 @@ function stringOf(s: Schema): fc.Arbitrary<string> {
   const min = Number(s.minLength ?? 0);
   const max = Number(s.maxLength ?? 40);
   const fits = (v: string) => codePoints(v) >= min && codePoints(v) <= max;
-  if (s.format === 'date-time') return fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2035-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString());
-  if (s.format === 'date') return fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2035-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10));
+  if (s.format === 'date-time')
+    return fc
+      .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2035-01-01T00:00:00Z'), noInvalidDate: true })
+      .map((d) => d.toISOString());
+  if (s.format === 'date')
+    return fc
+      .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2035-01-01T00:00:00Z'), noInvalidDate: true })
+      .map((d) => d.toISOString().slice(0, 10));
   if (s.format === 'uuid') return fc.uuid();
-  if (s.format === 'uri') return fc.constantFrom('http://127.0.0.1:4101/lookup', 'https://provider.gov.example/x', 'http://127.0.0.1:6379/');
+  if (s.format === 'uri')
+    return fc.constantFrom('http://127.0.0.1:4101/lookup', 'https://provider.gov.example/x', 'http://127.0.0.1:6379/');
   if (typeof s.pattern === 'string') {
     const pattern = new RegExp(s.pattern, 'u');
     const matching = fc.stringMatching(pattern).filter(fits);
@@ -174,7 +185,13 @@ export function mutated(validValue: fc.Arbitrary<unknown>): fc.Arbitrary<unknown
           });
         }
         case 'extra':
-          return setAt(value, path, (v) => (v && typeof v === 'object' && !Array.isArray(v) ? { ...v, unexpected: nastyString } : Array.isArray(v) ? [...v, nastyString] : v));
+          return setAt(value, path, (v) =>
+            v && typeof v === 'object' && !Array.isArray(v)
+              ? { ...v, unexpected: nastyString }
+              : Array.isArray(v)
+                ? [...v, nastyString]
+                : v,
+          );
         case 'nastyString':
           return setAt(value, path, (v) => (typeof v === 'string' ? (pick % 3 === 0 ? v + nastyString : nastyString) : nastyString));
         case 'long':

@@ -72,7 +72,9 @@ function operationsOf(doc: OpenApiDocument): Operation[] {
         id: String(op.operationId ?? `${method} ${path}`),
         roles: rolesOf(op),
         pathParams: params.filter((p) => p.in === 'path').map((p) => ({ name: String(p.name), schema: p.schema as Schema })),
-        queryParams: params.filter((p) => p.in === 'query').map((p) => ({ name: String(p.name), schema: p.schema as Schema, required: p.required === true })),
+        queryParams: params
+          .filter((p) => p.in === 'query')
+          .map((p) => ({ name: String(p.name), schema: p.schema as Schema, required: p.required === true })),
         body: json ? { schema: json.schema, form: false } : form ? { schema: form.schema, form: true } : null,
       });
     }
@@ -82,11 +84,15 @@ function operationsOf(doc: OpenApiDocument): Operation[] {
 
 /** Percent-encodes the UTF-8 bytes of a path segment (a lone surrogate becomes U+FFFD, as on the wire). */
 function encodeSegment(value: string): string {
-  return [...Buffer.from(value, 'utf8')].map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return [...Buffer.from(value, 'utf8')]
+    .map((b) =>
+      /[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
+    .join('');
 }
 
 function asText(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v) ?? '';
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? '');
 }
 
 describe.each(DATABASE_KINDS)('schema-derived fuzzing on %s', (kind) => {
@@ -135,13 +141,27 @@ describe.each(DATABASE_KINDS)('schema-derived fuzzing on %s', (kind) => {
 
     const requestOf = (op: Operation): fc.Arbitrary<FuzzRequest> => {
       const paramArb = fc.record(
-        Object.fromEntries(op.pathParams.map((p) => [p.name, fc.oneof({ weight: 4, arbitrary: valid(p.schema, resolve) }, { weight: 1, arbitrary: mutated(valid(p.schema, resolve)) }).map(asText)])),
+        Object.fromEntries(
+          op.pathParams.map((p) => [
+            p.name,
+            fc
+              .oneof({ weight: 4, arbitrary: valid(p.schema, resolve) }, { weight: 1, arbitrary: mutated(valid(p.schema, resolve)) })
+              .map(asText),
+          ]),
+        ),
       ) as fc.Arbitrary<Record<string, string>>;
-      const queryArb = fc.record(Object.fromEntries(op.queryParams.map((p) => [p.name, fc.oneof(valid(p.schema, resolve), mutated(valid(p.schema, resolve))).map(asText)])), {
-        requiredKeys: [],
-      }) as fc.Arbitrary<Record<string, string>>;
+      const queryArb = fc.record(
+        Object.fromEntries(
+          op.queryParams.map((p) => [p.name, fc.oneof(valid(p.schema, resolve), mutated(valid(p.schema, resolve))).map(asText)]),
+        ),
+        {
+          requiredKeys: [],
+        },
+      ) as fc.Arbitrary<Record<string, string>>;
       const bodyValid = op.body ? valid(op.body.schema, resolve, hints) : fc.constant(undefined);
-      const bodyArb = op.body ? fc.oneof({ weight: 2, arbitrary: bodyValid }, { weight: 3, arbitrary: mutated(bodyValid) }) : fc.constant(undefined);
+      const bodyArb = op.body
+        ? fc.oneof({ weight: 2, arbitrary: bodyValid }, { weight: 3, arbitrary: mutated(bodyValid) })
+        : fc.constant(undefined);
       return fc.record({
         op: fc.constant(op),
         params: paramArb,
@@ -171,14 +191,23 @@ describe.each(DATABASE_KINDS)('schema-derived fuzzing on %s', (kind) => {
     };
     // The same share for each operation; the token endpoint is slower (scrypt) and rate-limited per route.
     const perOperation = Math.ceil(REQUESTS / ops.length);
-    const requests = ops.flatMap((op, i) => fc.sample(requestOf(op), { seed: SEED + i, numRuns: op.id === 'issueToken' ? Math.min(perOperation, 40) : perOperation }));
-    const extra = fc.sample(fc.constantFrom(...ops.filter((o) => o.id !== 'issueToken')).chain(requestOf), { seed: SEED - 1, numRuns: Math.max(0, REQUESTS - requests.length) });
+    const requests = ops.flatMap((op, i) =>
+      fc.sample(requestOf(op), { seed: SEED + i, numRuns: op.id === 'issueToken' ? Math.min(perOperation, 40) : perOperation }),
+    );
+    const extra = fc.sample(fc.constantFrom(...ops.filter((o) => o.id !== 'issueToken')).chain(requestOf), {
+      seed: SEED - 1,
+      numRuns: Math.max(0, REQUESTS - requests.length),
+    });
     requests.push(...extra);
 
     const failures: string[] = [];
     const statuses = new Map<number, number>();
     const send = async (r: FuzzRequest): Promise<void> => {
-      const path = r.op.path.replace(/\{(\w+)\}/g, (_m, name: string) => encodeSegment(r.params[name] ?? '') + (r.rawSuffix && r.op.pathParams.at(-1)?.name === name ? r.rawSuffix : ''));
+      const path = r.op.path.replace(
+        /\{(\w+)\}/g,
+        (_m, name: string) =>
+          encodeSegment(r.params[name] ?? '') + (r.rawSuffix && r.op.pathParams.at(-1)?.name === name ? r.rawSuffix : ''),
+      );
       const search = new URLSearchParams(r.query).toString();
       const url = search ? `${path}?${search}` : path;
       const headers: Record<string, string> = {};
@@ -202,7 +231,12 @@ describe.each(DATABASE_KINDS)('schema-derived fuzzing on %s', (kind) => {
           headers['content-type'] = 'application/json';
         }
       }
-      const res: LightMyRequestResponse = await gw.app.inject({ method: r.op.method as 'GET', url, headers, ...(payload === undefined ? {} : { payload }) });
+      const res: LightMyRequestResponse = await gw.app.inject({
+        method: r.op.method as 'GET',
+        url,
+        headers,
+        ...(payload === undefined ? {} : { payload }),
+      });
       const where = `${r.op.method} ${url} ${payload?.slice(0, 200) ?? ''}`;
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
       if (res.statusCode >= 500) failures.push(`${res.statusCode} for ${where}: ${res.body.slice(0, 300)}`);
@@ -214,22 +248,31 @@ describe.each(DATABASE_KINDS)('schema-derived fuzzing on %s', (kind) => {
         } catch {
           failures.push(`${res.statusCode} not JSON for ${where}`);
         }
-        const problem = type.startsWith('application/problem+json') || (type.startsWith('application/json') && typeof body.code === 'string');
-        if (!problem || body.requestId !== res.headers['x-request-id']) failures.push(`${res.statusCode} not problem+json with requestId for ${where}: ${type} ${res.body.slice(0, 200)}`);
+        const problem =
+          type.startsWith('application/problem+json') || (type.startsWith('application/json') && typeof body.code === 'string');
+        if (!problem || body.requestId !== res.headers['x-request-id'])
+          failures.push(`${res.statusCode} not problem+json with requestId for ${where}: ${type} ${res.body.slice(0, 200)}`);
         if (r.op.pathParams.length > 0 && res.body.includes(path)) failures.push(`${res.statusCode} echoes the path for ${where}`);
       }
       if (res.statusCode < 300) {
         const decoded = Object.fromEntries(Object.entries(r.params).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('utf8')]));
-        const paramsOk = (r.rawSuffix === '' || r.op.pathParams.length === 0) && r.op.pathParams.every((p) => judge(p.schema, decoded[p.name]));
+        const paramsOk =
+          (r.rawSuffix === '' || r.op.pathParams.length === 0) && r.op.pathParams.every((p) => judge(p.schema, decoded[p.name]));
         const bodyOk = !r.op.body || (r.malformed === null && r.body !== undefined && judge(r.op.body.schema, bodySeen));
-        const queryOk = r.op.queryParams.every((p) => r.query[p.name] === undefined || judge(p.schema, /integer|number/.test(String(p.schema.type)) ? Number(r.query[p.name]) : r.query[p.name]));
+        const queryOk = r.op.queryParams.every(
+          (p) =>
+            r.query[p.name] === undefined ||
+            judge(p.schema, /integer|number/.test(String(p.schema.type)) ? Number(r.query[p.name]) : r.query[p.name]),
+        );
         if (!paramsOk || !bodyOk || !queryOk) failures.push(`${res.statusCode} accepted an invalid request: ${where}`);
       }
     };
     const started = performance.now();
     for (let i = 0; i < requests.length; i += 8) await Promise.all(requests.slice(i, i + 8).map(send));
     const seconds = (performance.now() - started) / 1000;
-    console.warn(`fuzz on ${kind}: ${requests.length} requests over ${ops.length} operations in ${seconds.toFixed(1)} s (seed ${SEED}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    console.warn(
+      `fuzz on ${kind}: ${requests.length} requests over ${ops.length} operations in ${seconds.toFixed(1)} s (seed ${SEED}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+    );
 
     expect(requests.length).toBeGreaterThanOrEqual(2000);
     // One example of each kind of failure (status and operation), so a run shows every distinct defect.

@@ -25,7 +25,14 @@ export interface TestGateway {
  */
 export function testConfig(env: Record<string, string> = {}, overrides: Partial<Config> = {}): Readonly<Config> {
   return loadConfig(
-    { LOG_LEVEL: 'silent', AUDIT_FLUSH_INTERVAL_MS: '0', DATA_DIR: '/nonexistent', PUBLIC_URL: 'http://gateway.test', ADAPTER_ALLOWED_PORTS: '1024-65535', ...env },
+    {
+      LOG_LEVEL: 'silent',
+      AUDIT_FLUSH_INTERVAL_MS: '0',
+      DATA_DIR: '/nonexistent',
+      PUBLIC_URL: 'http://gateway.test',
+      ADAPTER_ALLOWED_PORTS: '1024-65535',
+      ...env,
+    },
     { pgliteDir: null, ...overrides },
   );
 }
@@ -65,7 +72,11 @@ export async function startTestGateway(
   const token = async (clientId: string) => {
     const c = seeded.credentials.find((x) => x.clientId === clientId);
     if (!c) throw new Error(`no demo client ${clientId}`);
-    const res = await app.inject({ method: 'POST', url: '/v1/auth/token', payload: { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.clientSecret } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/auth/token',
+      payload: { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.clientSecret },
+    });
     if (res.statusCode !== 200) throw new Error(`token for ${clientId}: ${res.statusCode} ${res.body}`);
     return (res.json() as { access_token: string }).access_token;
   };

@@ -36,13 +36,25 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startChildGateway(env: Record<string, string>, options: { dataDir?: string; port?: number; readyMs?: number } = {}): Promise<ChildGateway> {
+export async function startChildGateway(
+  env: Record<string, string>,
+  options: { dataDir?: string; port?: number; readyMs?: number } = {},
+): Promise<ChildGateway> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'onetrip-child-')));
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: path.resolve(import.meta.dirname, '../..'),
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, PUBLIC_URL: url, LOG_LEVEL: 'warn', DEMO: 'true', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      PUBLIC_URL: url,
+      LOG_LEVEL: 'warn',
+      DEMO: 'true',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let tail = '';
@@ -66,7 +78,10 @@ export async function startChildGateway(env: Record<string, string>, options: { 
       child.kill('SIGKILL');
       throw new Error(`gateway not ready after ${options.readyMs ?? 45_000} ms:\n${tail}`);
     }
-    const ready = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     // The demo files are written after seeding, just before listening: ready means seeded.
     if (ready) break;
     await new Promise((r) => setTimeout(r, 100));

@@ -47,8 +47,19 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
     await provider?.close();
   });
 
-  const send = (method: 'GET' | 'POST' | 'PUT', url: string, token: string | null, payload?: unknown, headers: Record<string, string> = {}) =>
-    gw.app.inject({ method, url, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
+  const send = (
+    method: 'GET' | 'POST' | 'PUT',
+    url: string,
+    token: string | null,
+    payload?: unknown,
+    headers: Record<string, string> = {},
+  ) =>
+    gw.app.inject({
+      method,
+      url,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      ...(payload === undefined ? {} : { payload: payload as object }),
+    });
 
   describe('1. NUL and lone surrogates are 400 before the database', () => {
     it.each([
@@ -78,8 +89,16 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
     });
 
     it('admin: department names, type titles, schema keys and const', async () => {
-      expectProblem(await send('PUT', '/v1/admin/departments/nul-dept', admin, { name: { zh: '民\u0000政', en: 'x' } }), 400, 'VALIDATION_FAILED');
-      expectProblem(await send('PUT', '/v1/admin/departments/nul-dept', admin, { name: { zh: '民政', en: '\udc00' } }), 400, 'VALIDATION_FAILED');
+      expectProblem(
+        await send('PUT', '/v1/admin/departments/nul-dept', admin, { name: { zh: '民\u0000政', en: 'x' } }),
+        400,
+        'VALIDATION_FAILED',
+      );
+      expectProblem(
+        await send('PUT', '/v1/admin/departments/nul-dept', admin, { name: { zh: '民政', en: '\udc00' } }),
+        400,
+        'VALIDATION_FAILED',
+      );
       const type = (over: Record<string, unknown>) => ({
         kind: 'certificate',
         title: 'T',
@@ -122,8 +141,18 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
         for (const accept of ['text/csv', 'application/x-ndjson']) {
           expectProblem(await send('POST', '/v1/audit/export', auditor, { from: when }, { accept }), 400, 'VALIDATION_FAILED');
         }
-        expectProblem(await send('POST', '/v1/audit/subject-accesses', portal, { subject: { kind: 'person', id: person }, to: when }), 400, 'VALIDATION_FAILED');
-        const grant = { consumer: 'housing-fund', type: 'household-registration', purposes: ['housing-fund-withdrawal'], fields: ['name'], expiresAt: when };
+        expectProblem(
+          await send('POST', '/v1/audit/subject-accesses', portal, { subject: { kind: 'person', id: person }, to: when }),
+          400,
+          'VALIDATION_FAILED',
+        );
+        const grant = {
+          consumer: 'housing-fund',
+          type: 'household-registration',
+          purposes: ['housing-fund-withdrawal'],
+          fields: ['name'],
+          expiresAt: when,
+        };
         expectProblem(await send('PUT', '/v1/admin/grants/leap-grant', admin, grant), 400, 'VALIDATION_FAILED');
       },
     );
@@ -149,7 +178,9 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
       });
       expectProblem(res, 400, 'VALIDATION_FAILED');
       // A department whose name starts with a BOM (valid text) is stored and read back with it.
-      expect((await send('PUT', '/v1/admin/departments/bom-dept', admin, { name: { zh: `${bom}民政`, en: `${bom}Civil` } })).statusCode).toBe(201);
+      expect(
+        (await send('PUT', '/v1/admin/departments/bom-dept', admin, { name: { zh: `${bom}民政`, en: `${bom}Civil` } })).statusCode,
+      ).toBe(201);
       const read = await send('GET', '/v1/admin/departments/bom-dept', admin);
       expect(read.json().name).toEqual({ zh: `${bom}民政`, en: `${bom}Civil` });
       expect(await verifyApi(gw, auditor)).toMatchObject({ ok: true });
@@ -227,7 +258,11 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
       const numbered = testType('oracle-register', adapter, { sharing: 'conditional' });
       numbered.fields.push({ name: 'area', title: 'area', sensitive: false }, { name: 'since', title: 'since', sensitive: false });
       const properties = (numbered.schema.properties ?? {}) as Record<string, unknown>;
-      numbered.schema = { ...numbered.schema, properties: { ...properties, area: { type: 'number' }, since: { type: 'string', format: 'date' } }, required: ['householdNumber', 'name', 'relation'] };
+      numbered.schema = {
+        ...numbered.schema,
+        properties: { ...properties, area: { type: 'number' }, since: { type: 'string', format: 'date' } },
+        required: ['householdNumber', 'name', 'relation'],
+      };
       await upsertType(gw.app.db, numbered);
       await upsertGrant(gw.app.db, {
         grantId: 'oracle-verify-only',
@@ -243,7 +278,13 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
     });
 
     const claimAbout = (id: string, claim: Record<string, unknown>) =>
-      send('POST', '/v1/verifications', consumer, { type: 'oracle-register', subject: { kind: 'person', id }, purpose: 'housing-fund-withdrawal', caseId: 'HF-ORACLE', claim });
+      send('POST', '/v1/verifications', consumer, {
+        type: 'oracle-register',
+        subject: { kind: 'person', id },
+        purpose: 'housing-fund-withdrawal',
+        caseId: 'HF-ORACLE',
+        claim,
+      });
 
     it('refuses gte/lte on a text field with 422 UNSUPPORTED_CLAIM, so the binary search dies at its first step', async () => {
       const victim = personHolding(gw, 'household-registration', 1);
@@ -292,7 +333,13 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
             method: 'POST',
             url: '/v1/verifications',
             headers: { authorization: `Bearer ${consumer}` },
-            payload: { type: 'oracle-register', subject: { kind: 'person', id: victim }, purpose: 'housing-fund-withdrawal', caseId: 'HF-ORACLE', claim: { field: 'name', op: 'eq', value: `guess-${i}` } },
+            payload: {
+              type: 'oracle-register',
+              subject: { kind: 'person', id: victim },
+              purpose: 'housing-fund-withdrawal',
+              caseId: 'HF-ORACLE',
+              claim: { field: 'name', op: 'eq', value: `guess-${i}` },
+            },
           });
           expect(res.statusCode, res.body).toBe(200);
         }
@@ -301,7 +348,13 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
             method: 'POST',
             url: '/v1/verifications',
             headers: { authorization: `Bearer ${consumer}` },
-            payload: { type: 'oracle-register', subject: { kind: 'person', id: victim }, purpose: 'housing-fund-withdrawal', caseId: 'HF-ORACLE', claim: { field: 'name', op: 'eq', value: NAME } },
+            payload: {
+              type: 'oracle-register',
+              subject: { kind: 'person', id: victim },
+              purpose: 'housing-fund-withdrawal',
+              caseId: 'HF-ORACLE',
+              claim: { field: 'name', op: 'eq', value: NAME },
+            },
           });
           expectProblem(res, 429, 'RATE_LIMITED');
           expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
@@ -310,7 +363,9 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
           expect(event).toMatchObject({ action: 'verification', outcome: 'denied', error_code: 'RATE_LIMITED' });
         }
         // Another subject, or another type, has its own budget.
-        expect((await claimAbout(personHolding(gw, 'household-registration', 4), { field: 'name', op: 'eq', value: NAME })).statusCode).toBe(200);
+        expect(
+          (await claimAbout(personHolding(gw, 'household-registration', 4), { field: 'name', op: 'eq', value: NAME })).statusCode,
+        ).toBe(200);
       } finally {
         await replica.close();
       }
@@ -329,13 +384,17 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
       adapter: { kind: 'http', url, timeoutMs: 1000 },
     });
 
-    it.each(['http://127.0.0.1:6379/', 'http://127.0.0.1:5432/', 'http://127.0.0.1:22/', 'http://127.0.0.1:0/', 'http://127.0.0.1:3000/v1/admin/types/x', 'http://localhost:3000/'])(
-      'refuses %s at registration',
-      async (url) => {
-        const body = expectProblem(await send('PUT', '/v1/admin/types/port-probe', admin, typeWith(url)), 400, 'VALIDATION_FAILED');
-        expect(body.detail).toMatch(/ADAPTER_ALLOWED_PORTS|port 0|own port/);
-      },
-    );
+    it.each([
+      'http://127.0.0.1:6379/',
+      'http://127.0.0.1:5432/',
+      'http://127.0.0.1:22/',
+      'http://127.0.0.1:0/',
+      'http://127.0.0.1:3000/v1/admin/types/x',
+      'http://localhost:3000/',
+    ])('refuses %s at registration', async (url) => {
+      const body = expectProblem(await send('PUT', '/v1/admin/types/port-probe', admin, typeWith(url)), 400, 'VALIDATION_FAILED');
+      expect(body.detail).toMatch(/ADAPTER_ALLOWED_PORTS|port 0|own port/);
+    });
 
     it('refuses a stored URL on a closed port at call time, without connecting', async () => {
       await register(gw, { types: [testType('port-stored', { kind: 'http', url: 'http://127.0.0.1:6379/', timeoutMs: 1000 })] });
@@ -362,7 +421,8 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
         await register(gw, { types: [testType('garbage-register', adapter, { provider: 'garbage-dept' })] });
         garbage.set({ behaviour: 'ok', record: { unexpected: true } });
         const codes: string[] = [];
-        for (let i = 0; i < 9; i++) codes.push(problemOf(await send('POST', '/v1/lookups', consumer, lookupBody(person, { type: 'garbage-register' }))).code);
+        for (let i = 0; i < 9; i++)
+          codes.push(problemOf(await send('POST', '/v1/lookups', consumer, lookupBody(person, { type: 'garbage-register' }))).code);
         expect(codes.slice(0, 5)).toEqual(Array(5).fill('PROVIDER_BAD_RESPONSE'));
         expect(codes.slice(5)).toEqual(Array(4).fill('PROVIDER_UNAVAILABLE'));
         expect(garbage.hits - before).toBe(5);

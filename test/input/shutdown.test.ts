@@ -26,7 +26,12 @@ describe('requests during graceful shutdown', () => {
       const token = await gw.token('housing-fund-window');
       await gw.app.listen({ port: 0, host: '127.0.0.1' });
       const { port } = gw.app.server.address() as AddressInfo;
-      const body = JSON.stringify({ type: 'slow-register', subject: { kind: 'person', id: personHolding(gw, 'household-registration') }, purpose: 'housing-fund-withdrawal', caseId: 'HF-SHUT-1' });
+      const body = JSON.stringify({
+        type: 'slow-register',
+        subject: { kind: 'person', id: personHolding(gw, 'household-registration') },
+        purpose: 'housing-fund-withdrawal',
+        caseId: 'HF-SHUT-1',
+      });
       const slow = `POST /v1/lookups HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
       const late = 'GET /v1/admin/departments/110101199003077777 HTTP/1.1\r\nhost: x\r\nx-request-id: late-1\r\n\r\n';
       const socket = connect(port, '127.0.0.1');

@@ -38,7 +38,13 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
   });
 
   const batch = (body: Record<string, unknown>, auth: string | null = token) => post(gw, '/v1/lookups/batch', auth, body);
-  const body = (items: object[]) => ({ subject: { kind: 'person', id: person }, purpose: 'housing-fund-withdrawal', caseId: 'HF-2026-B0001', officer: 'w07.zhang', items });
+  const body = (items: object[]) => ({
+    subject: { kind: 'person', id: person },
+    purpose: 'housing-fund-withdrawal',
+    caseId: 'HF-2026-B0001',
+    officer: 'w07.zhang',
+    items,
+  });
 
   it('answers each item on its own, in request order, one audit event per item', async () => {
     const items = [
@@ -75,7 +81,12 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
     expect(results[2].record).toEqual({ status: expect.any(String) });
     const requestId = requestIdOf(res);
     for (const r of results.filter((x: { status: string }) => x.status === 'error')) {
-      expect(r.error).toMatchObject({ requestId, status: expect.any(Number), title: expect.any(String), type: expect.stringContaining('/problems/') });
+      expect(r.error).toMatchObject({
+        requestId,
+        status: expect.any(Number),
+        title: expect.any(String),
+        type: expect.stringContaining('/problems/'),
+      });
       expect(JSON.stringify(r.error)).not.toContain(UPSTREAM_SECRET);
     }
     // The hanging provider's timeout (300 ms) bounds the whole call: items ran side by side.
@@ -96,9 +107,12 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
     expect(JSON.stringify(events)).not.toContain(person);
   });
 
-  it('reports a record the provider does not hold as that item\'s RECORD_NOT_FOUND', async () => {
+  it("reports a record the provider does not hold as that item's RECORD_NOT_FOUND", async () => {
     const lacking = gw.subjects.find((s) => s.kind === 'person' && !s.holds.includes('real-estate-title'))!;
-    const res = await batch({ ...body([{ type: 'real-estate-title' }, { type: 'household-registration' }]), subject: { kind: 'person', id: lacking.id } });
+    const res = await batch({
+      ...body([{ type: 'real-estate-title' }, { type: 'household-registration' }]),
+      subject: { kind: 'person', id: lacking.id },
+    });
     expect(res.statusCode).toBe(200);
     const [estate] = res.json().results;
     expect(estate).toMatchObject({ status: 'error', error: { code: 'RECORD_NOT_FOUND', status: 404 } });
@@ -112,7 +126,12 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
     expect(problemOf(res).code).toBe('INVALID_SUBJECT_ID');
     const events = await eventsFor(gw, problemOf(res).requestId);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ action: 'batch.item', outcome: 'denied', error_code: 'INVALID_SUBJECT_ID', case_id: 'HF-2026-B0001' });
+    expect(events[0]).toMatchObject({
+      action: 'batch.item',
+      outcome: 'denied',
+      error_code: 'INVALID_SUBJECT_ID',
+      case_id: 'HF-2026-B0001',
+    });
   });
 
   it.each([
@@ -144,12 +163,13 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
     expect(problemOf(anonymous).code).toBe('UNAUTHENTICATED');
   });
 
-  it('releases nothing when any item\'s audit event cannot be committed (503 AUDIT_UNAVAILABLE)', async () => {
+  it("releases nothing when any item's audit event cannot be committed (503 AUDIT_UNAVAILABLE)", async () => {
     const audit = gw.app.audit;
     const original = audit.record;
     // The success event of one item fails to commit; the other item's event commits normally.
     audit.record = async (request, facts: AuditFacts) => {
-      if (facts.type === 'marriage-registration' && facts.outcome === 'ok') throw problem('AUDIT_UNAVAILABLE', 'the audit event could not be committed');
+      if (facts.type === 'marriage-registration' && facts.outcome === 'ok')
+        throw problem('AUDIT_UNAVAILABLE', 'the audit event could not be committed');
       return original(request, facts);
     };
     try {

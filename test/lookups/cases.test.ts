@@ -69,7 +69,10 @@ describe.each(DATABASE_KINDS)('procedures and cases on %s', (kind) => {
   const person = (pred: (holds: string[]) => boolean) => gw.subjects.find((s) => s.kind === 'person' && pred(s.holds))!;
 
   it('lists every procedure with its materials, to consumers only', async () => {
-    const res = await gw.app.inject({ url: '/v1/procedures', headers: { authorization: `Bearer ${await tokenFor('housing-fund-window')}` } });
+    const res = await gw.app.inject({
+      url: '/v1/procedures',
+      headers: { authorization: `Bearer ${await tokenFor('housing-fund-window')}` },
+    });
     expect(res.statusCode).toBe(200);
     const { procedures } = res.json();
     for (const p of DEMO_PROCEDURES) expect(procedures).toContainEqual({ code: p.code, title: p.title, materials: p.materials });
@@ -78,59 +81,81 @@ describe.each(DATABASE_KINDS)('procedures and cases on %s', (kind) => {
     expect(problemOf(auditor).code).toBe('FORBIDDEN');
   });
 
-  it.each(DEMO_PROCEDURES.map((p) => [p.code, p] as const))('%s: fetches in one call every material the demo holds for the applicant', async (code, procedure) => {
-    const subjectKind = DEMO_PROCEDURE_SUBJECT_KINDS[code];
-    const candidates = gw.subjects.filter((s) => s.kind === subjectKind);
-    // One applicant who holds everything, and some who lack something.
-    const complete = candidates.find((s) => procedure.materials.every((m) => s.holds.includes(m)));
-    expect(complete).toBeDefined();
-    const lacking = candidates.filter((s) => !procedure.materials.every((m) => s.holds.includes(m))).slice(0, 4);
-    let notHeld = 0;
-    for (const [k, applicant] of [complete!, ...lacking].entries()) {
-      const caseId = `${code.slice(0, 8)}-${k}`;
-      const res = await createCase(WINDOW[code]!, { procedure: code, applicant: { kind: applicant.kind, id: applicant.id }, caseId, officer: 'w01' });
-      expect(res.statusCode).toBe(201);
-      const body = res.json();
-      expect(body).toMatchObject({ caseId, procedure: code, applicant: { kind: applicant.kind } });
-      expect(body.applicant.id).not.toBe(applicant.id);
-      const materials = body.materials as Material[];
-      expect(materials.map((m) => m.type)).toEqual(procedure.materials);
-      for (const m of materials) {
-        const expected = NOT_GRANTED[code]?.includes(m.type) ? 'not_granted' : applicant.holds.includes(m.type) ? 'fetched' : 'not_held';
-        expect(m.status === 'fetched' ? 'fetched' : m.reason, `${code} ${m.type}`).toBe(expected);
-        if (expected === 'not_held') notHeld += 1;
-        if (m.status === 'fetched') expect(Object.keys(m.record!).length).toBeGreaterThan(0);
-      }
-      expect(body.fetched).toBe(materials.filter((m) => m.status === 'fetched').length);
-      expect(body.toSubmit).toBe(materials.length - body.fetched);
+  it.each(DEMO_PROCEDURES.map((p) => [p.code, p] as const))(
+    '%s: fetches in one call every material the demo holds for the applicant',
+    async (code, procedure) => {
+      const subjectKind = DEMO_PROCEDURE_SUBJECT_KINDS[code];
+      const candidates = gw.subjects.filter((s) => s.kind === subjectKind);
+      // One applicant who holds everything, and some who lack something.
+      const complete = candidates.find((s) => procedure.materials.every((m) => s.holds.includes(m)));
+      expect(complete).toBeDefined();
+      const lacking = candidates.filter((s) => !procedure.materials.every((m) => s.holds.includes(m))).slice(0, 4);
+      let notHeld = 0;
+      for (const [k, applicant] of [complete!, ...lacking].entries()) {
+        const caseId = `${code.slice(0, 8)}-${k}`;
+        const res = await createCase(WINDOW[code]!, {
+          procedure: code,
+          applicant: { kind: applicant.kind, id: applicant.id },
+          caseId,
+          officer: 'w01',
+        });
+        expect(res.statusCode).toBe(201);
+        const body = res.json();
+        expect(body).toMatchObject({ caseId, procedure: code, applicant: { kind: applicant.kind } });
+        expect(body.applicant.id).not.toBe(applicant.id);
+        const materials = body.materials as Material[];
+        expect(materials.map((m) => m.type)).toEqual(procedure.materials);
+        for (const m of materials) {
+          const expected = NOT_GRANTED[code]?.includes(m.type) ? 'not_granted' : applicant.holds.includes(m.type) ? 'fetched' : 'not_held';
+          expect(m.status === 'fetched' ? 'fetched' : m.reason, `${code} ${m.type}`).toBe(expected);
+          if (expected === 'not_held') notHeld += 1;
+          if (m.status === 'fetched') expect(Object.keys(m.record!).length).toBeGreaterThan(0);
+        }
+        expect(body.fetched).toBe(materials.filter((m) => m.status === 'fetched').length);
+        expect(body.toSubmit).toBe(materials.length - body.fetched);
 
-      // One case.material event per material, the fetched ones keyed by their lookup id.
-      const events = await eventsFor(gw, requestIdOf(res));
-      expect(events).toHaveLength(procedure.materials.length);
-      expect(events.every((e) => e.action === 'case.material' && e.purpose === code && e.case_id === caseId && e.officer === 'w01')).toBe(true);
-      for (const m of materials) {
-        const event = events.find((e) => e.type === m.type)!;
-        if (m.status === 'fetched') {
-          expect(event).toMatchObject({ id: m.lookupId, outcome: 'ok' });
-          expect([...event.fields].sort()).toEqual(Object.keys(kindOfRecord(m.record!)).sort());
-        } else {
-          expect(event).toMatchObject({ outcome: m.reason === 'not_held' ? 'not_found' : 'denied', error_code: m.error!.code });
+        // One case.material event per material, the fetched ones keyed by their lookup id.
+        const events = await eventsFor(gw, requestIdOf(res));
+        expect(events).toHaveLength(procedure.materials.length);
+        expect(events.every((e) => e.action === 'case.material' && e.purpose === code && e.case_id === caseId && e.officer === 'w01')).toBe(
+          true,
+        );
+        for (const m of materials) {
+          const event = events.find((e) => e.type === m.type)!;
+          if (m.status === 'fetched') {
+            expect(event).toMatchObject({ id: m.lookupId, outcome: 'ok' });
+            expect([...event.fields].sort()).toEqual(Object.keys(kindOfRecord(m.record!)).sort());
+          } else {
+            expect(event).toMatchObject({ outcome: m.reason === 'not_held' ? 'not_found' : 'denied', error_code: m.error!.code });
+          }
         }
       }
-    }
-    // The applicants who lack something do show it as still to bring.
-    expect(notHeld > 0).toBe(lacking.some((s) => procedure.materials.some((m) => !s.holds.includes(m) && !NOT_GRANTED[code]?.includes(m))));
-  });
+      // The applicants who lack something do show it as still to bring.
+      expect(notHeld > 0).toBe(
+        lacking.some((s) => procedure.materials.some((m) => !s.holds.includes(m) && !NOT_GRANTED[code]?.includes(m))),
+      );
+    },
+  );
 
   it('says why each material is still to submit: invalid_subject, not_shared', async () => {
     const enterprise = gw.subjects.find((s) => s.kind === 'enterprise')!;
-    const res = await createCase('housing-fund-window', { procedure: 'housing-fund-withdrawal', applicant: { kind: 'enterprise', id: enterprise.id }, caseId: 'C-ENT-1' });
+    const res = await createCase('housing-fund-window', {
+      procedure: 'housing-fund-withdrawal',
+      applicant: { kind: 'enterprise', id: enterprise.id },
+      caseId: 'C-ENT-1',
+    });
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({ fetched: 0, toSubmit: 4 });
-    expect(res.json().materials.every((m: Material) => m.reason === 'invalid_subject' && m.error?.code === 'INVALID_SUBJECT_ID')).toBe(true);
+    expect(res.json().materials.every((m: Material) => m.reason === 'invalid_subject' && m.error?.code === 'INVALID_SUBJECT_ID')).toBe(
+      true,
+    );
 
     const applicant = person(() => true);
-    const check = await createCase('housing-fund-window', { procedure: 'background-check', applicant: { kind: 'person', id: applicant.id }, caseId: 'C-BG-1' });
+    const check = await createCase('housing-fund-window', {
+      procedure: 'background-check',
+      applicant: { kind: 'person', id: applicant.id },
+      caseId: 'C-BG-1',
+    });
     expect(check.statusCode).toBe(201);
     expect(check.json().materials.map((m: Material) => [m.type, m.reason, m.error?.code])).toEqual([
       ['criminal-record', 'not_shared', 'NOT_GRANTED'],
@@ -142,17 +167,34 @@ describe.each(DATABASE_KINDS)('procedures and cases on %s', (kind) => {
 
   it('answers an unknown procedure with 404 UNKNOWN_PROCEDURE and an invalid applicant id with 422, both audited', async () => {
     const applicant = person(() => true);
-    const unknown = await createCase('housing-fund-window', { procedure: 'dragon-taming', applicant: { kind: 'person', id: applicant.id }, caseId: 'C-X-1' });
+    const unknown = await createCase('housing-fund-window', {
+      procedure: 'dragon-taming',
+      applicant: { kind: 'person', id: applicant.id },
+      caseId: 'C-X-1',
+    });
     expect(unknown.statusCode).toBe(404);
     expect(problemOf(unknown).code).toBe('UNKNOWN_PROCEDURE');
-    expect(await eventsFor(gw, problemOf(unknown).requestId)).toMatchObject([{ action: 'case.material', outcome: 'denied', purpose: 'dragon-taming', error_code: 'UNKNOWN_PROCEDURE' }]);
+    expect(await eventsFor(gw, problemOf(unknown).requestId)).toMatchObject([
+      { action: 'case.material', outcome: 'denied', purpose: 'dragon-taming', error_code: 'UNKNOWN_PROCEDURE' },
+    ]);
 
-    const invalid = await createCase('housing-fund-window', { procedure: 'housing-fund-withdrawal', applicant: { kind: 'person', id: '110105194912310021' }, caseId: 'C-X-2' });
+    const invalid = await createCase('housing-fund-window', {
+      procedure: 'housing-fund-withdrawal',
+      applicant: { kind: 'person', id: '110105194912310021' },
+      caseId: 'C-X-2',
+    });
     expect(invalid.statusCode).toBe(422);
     expect(problemOf(invalid).code).toBe('INVALID_SUBJECT_ID');
-    expect(await eventsFor(gw, problemOf(invalid).requestId)).toMatchObject([{ action: 'case.material', error_code: 'INVALID_SUBJECT_ID' }]);
+    expect(await eventsFor(gw, problemOf(invalid).requestId)).toMatchObject([
+      { action: 'case.material', error_code: 'INVALID_SUBJECT_ID' },
+    ]);
 
-    const extra = await createCase('housing-fund-window', { procedure: 'housing-fund-withdrawal', applicant: { kind: 'person', id: applicant.id }, caseId: 'C-X-3', fields: ['name'] });
+    const extra = await createCase('housing-fund-window', {
+      procedure: 'housing-fund-withdrawal',
+      applicant: { kind: 'person', id: applicant.id },
+      caseId: 'C-X-3',
+      fields: ['name'],
+    });
     expect(extra.statusCode).toBe(400);
     expect(problemOf(extra).code).toBe('VALIDATION_FAILED');
   });
@@ -160,7 +202,11 @@ describe.each(DATABASE_KINDS)('procedures and cases on %s', (kind) => {
   it('takes about as long as the slowest provider, not the sum of all', async () => {
     const applicant = person(() => true);
     const started = performance.now();
-    const res = await createCase('housing-fund-window', { procedure: 'slow-procedure', applicant: { kind: 'person', id: applicant.id }, caseId: 'C-SLOW-1' });
+    const res = await createCase('housing-fund-window', {
+      procedure: 'slow-procedure',
+      applicant: { kind: 'person', id: applicant.id },
+      caseId: 'C-SLOW-1',
+    });
     const elapsed = performance.now() - started;
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({ fetched: 3, toSubmit: 0 });
@@ -171,7 +217,11 @@ describe.each(DATABASE_KINDS)('procedures and cases on %s', (kind) => {
 
   it('returns the other materials when one provider fails, the failed one with its error', async () => {
     const applicant = person((holds) => holds.includes('household-registration'));
-    const res = await createCase('housing-fund-window', { procedure: 'partly-broken', applicant: { kind: 'person', id: applicant.id }, caseId: 'C-BRK-1' });
+    const res = await createCase('housing-fund-window', {
+      procedure: 'partly-broken',
+      applicant: { kind: 'person', id: applicant.id },
+      caseId: 'C-BRK-1',
+    });
     expect(res.statusCode).toBe(201);
     const body = res.json();
     expect(body.materials.map((m: Material) => [m.type, m.status === 'fetched' ? 'fetched' : m.reason])).toEqual([

@@ -33,7 +33,12 @@ export function testType(type: string, adapter: AdapterConfig, extra: Partial<Ty
     subjectKind: 'person',
     sharing: 'unconditional',
     fields: names.map((name) => ({ name, title: name, sensitive: false })),
-    schema: { type: 'object', properties: Object.fromEntries(names.map((n) => [n, { type: 'string' }])), required: names, additionalProperties: false },
+    schema: {
+      type: 'object',
+      properties: Object.fromEntries(names.map((n) => [n, { type: 'string' }])),
+      required: names,
+      additionalProperties: false,
+    },
     adapter,
     ...extra,
   };

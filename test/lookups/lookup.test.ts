@@ -65,10 +65,22 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups on %s', (kind) => {
     const jwks = createLocalJWKSet((await gw.app.inject({ url: '/.well-known/jwks.json' })).json());
     const { payload } = await compactVerify(body.proof, jwks);
     const claims = JSON.parse(new TextDecoder().decode(payload));
-    expect(claims).toMatchObject({ lookupId: body.lookupId, type: 'household-registration', caseId: 'HF-2026-000001', subject: body.subject });
+    expect(claims).toMatchObject({
+      lookupId: body.lookupId,
+      type: 'household-registration',
+      caseId: 'HF-2026-000001',
+      subject: body.subject,
+    });
 
     const [event] = await eventsFor(res.headers['x-request-id'] as string);
-    expect(event).toMatchObject({ id: body.lookupId, action: 'lookup', outcome: 'ok', consumer: 'housing-fund', client_id: 'housing-fund-window', record_digest: claims.digest });
+    expect(event).toMatchObject({
+      id: body.lookupId,
+      action: 'lookup',
+      outcome: 'ok',
+      consumer: 'housing-fund',
+      client_id: 'housing-fund-window',
+      record_digest: claims.digest,
+    });
     expect(event!.subject_masked).toBe(body.subject.id);
     expect(event!.subject_hmac).toMatch(/^[0-9a-f]{64}$/);
   });

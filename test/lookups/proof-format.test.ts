@@ -46,7 +46,11 @@ describe('proof signing with node:crypto', () => {
     const proof = signProof(key, 'http://gateway.test', { ...claims, subject: { kind: 'person', id: '张三 ✓ 110105' } });
     const { payload, protectedHeader } = await compactVerify(proof, key.publicKey, { algorithms: ['EdDSA'] });
     expect(protectedHeader).toEqual(decodeProtectedHeader(proof));
-    expect(JSON.parse(new TextDecoder().decode(payload))).toMatchObject({ ...claims, subject: { kind: 'person', id: '张三 ✓ 110105' }, iss: 'http://gateway.test' });
+    expect(JSON.parse(new TextDecoder().decode(payload))).toMatchObject({
+      ...claims,
+      subject: { kind: 'person', id: '张三 ✓ 110105' },
+      iss: 'http://gateway.test',
+    });
     await expect(compactVerify(proof, testKey().publicKey)).rejects.toThrow();
   });
 });

@@ -32,7 +32,10 @@ function verifyProof(jws: string, jwks: Jwks): { header: Record<string, unknown>
   return { header, payload: decode(p) };
 }
 
-const jcsDigest = (value: unknown) => createHash('sha256').update(canonicalize(value) ?? 'null').digest('base64url');
+const jcsDigest = (value: unknown) =>
+  createHash('sha256')
+    .update(canonicalize(value) ?? 'null')
+    .digest('base64url');
 
 describe.each(DATABASE_KINDS)('proofs and key rotation on %s', (kind) => {
   let gw: TestGateway;
@@ -42,7 +45,9 @@ describe.each(DATABASE_KINDS)('proofs and key rotation on %s', (kind) => {
   beforeAll(async () => {
     gw = await startTestGateway(kind);
     token = await gw.token('housing-fund-window');
-    person = gw.subjects.find((s) => s.kind === 'person' && ['household-registration', 'marriage-registration'].every((t) => s.holds.includes(t)))!.id;
+    person = gw.subjects.find(
+      (s) => s.kind === 'person' && ['household-registration', 'marriage-registration'].every((t) => s.holds.includes(t)),
+    )!.id;
   });
   afterAll(async () => gw?.close());
 
@@ -95,11 +100,24 @@ describe.each(DATABASE_KINDS)('proofs and key rotation on %s', (kind) => {
     expect(fetched.length).toBeGreaterThanOrEqual(2);
     for (const m of fetched) {
       const { payload } = verifyProof(m.proof, keys);
-      expect(payload).toMatchObject({ lookupId: m.lookupId, type: m.type, purpose: 'housing-fund-withdrawal', digest: jcsDigest(m.record) });
+      expect(payload).toMatchObject({
+        lookupId: m.lookupId,
+        type: m.type,
+        purpose: 'housing-fund-withdrawal',
+        digest: jcsDigest(m.record),
+      });
     }
 
     const claim = { field: 'status', op: 'eq', value: 'married' };
-    const verification = (await post(gw, '/v1/verifications', token, { type: 'marriage-registration', subject: subject(), purpose: 'housing-fund-withdrawal', caseId: 'HF-P-V', claim })).json();
+    const verification = (
+      await post(gw, '/v1/verifications', token, {
+        type: 'marriage-registration',
+        subject: subject(),
+        purpose: 'housing-fund-withdrawal',
+        caseId: 'HF-P-V',
+        claim,
+      })
+    ).json();
     const { payload } = verifyProof(verification.proof, keys);
     expect(payload.digest).toBe(jcsDigest({ claim, result: verification.result }));
     expect(payload).toMatchObject({ lookupId: verification.lookupId, fetchedAt: verification.verifiedAt });

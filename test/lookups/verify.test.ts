@@ -52,11 +52,23 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
     const jwks = createLocalJWKSet((await gw.app.inject({ url: '/.well-known/jwks.json' })).json());
     const { payload } = await compactVerify(body.proof, jwks);
     const claims = JSON.parse(new TextDecoder().decode(payload));
-    expect(claims).toMatchObject({ lookupId: body.lookupId, subject: body.subject, purpose: 'housing-fund-withdrawal', caseId: 'HF-2026-V0001', fetchedAt: body.verifiedAt });
+    expect(claims).toMatchObject({
+      lookupId: body.lookupId,
+      subject: body.subject,
+      purpose: 'housing-fund-withdrawal',
+      caseId: 'HF-2026-V0001',
+      fetchedAt: body.verifiedAt,
+    });
     expect(claims.digest).toBe(digestOf({ claim, result: true }));
 
     const [event] = await eventsFor(gw, requestIdOf(res));
-    expect(event).toMatchObject({ id: body.lookupId, action: 'verification', outcome: 'ok', fields: [], detail: { claimField: 'birthDate', op: 'lte' } });
+    expect(event).toMatchObject({
+      id: body.lookupId,
+      action: 'verification',
+      outcome: 'ok',
+      fields: [],
+      detail: { claimField: 'birthDate', op: 'lte' },
+    });
     expect(JSON.stringify(event)).not.toContain('2100-01-01');
 
     const later = await verify(housingBody({ field: 'birthDate', op: 'gte', value: '2100-01-01' }));
@@ -82,7 +94,12 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
   });
 
   it('allows a verifyOnly grant to verify but not to look up', async () => {
-    const body = { type: 'marriage-registration', subject: { kind: 'person', id: married }, purpose: 'special-additional-deduction', caseId: 'TX-2026-1' };
+    const body = {
+      type: 'marriage-registration',
+      subject: { kind: 'person', id: married },
+      purpose: 'special-additional-deduction',
+      caseId: 'TX-2026-1',
+    };
     const res = await verify({ ...body, claim: { field: 'status', op: 'exists' } }, taxation);
     expect(res.statusCode).toBe(200);
     expect(res.json().result).toBe(true);
@@ -99,7 +116,12 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
     expect(purpose.statusCode).toBe(403);
     expect(problemOf(purpose).code).toBe('PURPOSE_NOT_ALLOWED');
     const [event] = await eventsFor(gw, problemOf(purpose).requestId);
-    expect(event).toMatchObject({ action: 'verification', outcome: 'denied', error_code: 'PURPOSE_NOT_ALLOWED', detail: { claimField: 'status', op: 'exists' } });
+    expect(event).toMatchObject({
+      action: 'verification',
+      outcome: 'denied',
+      error_code: 'PURPOSE_NOT_ALLOWED',
+      detail: { claimField: 'status', op: 'exists' },
+    });
   });
 
   it('holds a claim on a record type when a row satisfies it', async () => {
@@ -112,7 +134,12 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
   });
 
   it('answers 404 RECORD_NOT_FOUND when the provider holds nothing, and audits it', async () => {
-    const res = await verify(housingBody({ field: 'status', op: 'eq', value: 'married' }, { type: 'marriage-registration', subject: { kind: 'person', id: unmarried } }));
+    const res = await verify(
+      housingBody(
+        { field: 'status', op: 'eq', value: 'married' },
+        { type: 'marriage-registration', subject: { kind: 'person', id: unmarried } },
+      ),
+    );
     expect(res.statusCode).toBe(404);
     expect(problemOf(res).code).toBe('RECORD_NOT_FOUND');
     const [event] = await eventsFor(gw, problemOf(res).requestId);

@@ -54,7 +54,12 @@ describe.each(DATABASE_KINDS)('DisputeIndex on %s', (kind) => {
     expect(await there.isDisputed('test-record', hmac)).toBe(true);
 
     // A resolution is never stale: the count only lets the indexed query run, which has the last word.
-    await resolveObjection(db.db, filed.objectionId, { status: 'rejected', response: 'no', resolvedBy: 'staff', resolvedAt: new Date().toISOString() });
+    await resolveObjection(db.db, filed.objectionId, {
+      status: 'rejected',
+      response: 'no',
+      resolvedBy: 'staff',
+      resolvedAt: new Date().toISOString(),
+    });
     expect(await there.isDisputed('test-record', hmac)).toBe(false);
   });
 

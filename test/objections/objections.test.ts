@@ -19,7 +19,9 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
 
   beforeAll(async () => {
     gw = await startTestGateway(kind);
-    [admin, consumer, portal, provider] = await Promise.all(['platform-admin', 'housing-fund-window', 'citizen-portal', 'public-security-staff'].map((c) => gw.token(c))) as [string, string, string, string];
+    [admin, consumer, portal, provider] = (await Promise.all(
+      ['platform-admin', 'housing-fund-window', 'citizen-portal', 'public-security-staff'].map((c) => gw.token(c)),
+    )) as [string, string, string, string];
     alice = personHolding(gw, 'household-registration', 0);
     bob = personHolding(gw, 'household-registration', 1);
   });
@@ -27,9 +29,19 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
 
   const get = (url: string, token: string) => gw.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
   const eventOf = (res: { headers: Record<string, unknown> }) =>
-    gw.db.db.selectFrom('audit_events').selectAll().where('request_id', '=', res.headers['x-request-id'] as string).orderBy('seq').execute();
+    gw.db.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('request_id', '=', res.headers['x-request-id'] as string)
+      .orderBy('seq')
+      .execute();
   const file = (body: Record<string, unknown>, token = portal) =>
-    post(gw, '/v1/portal/objections', token, { subject: { kind: 'person', id: alice }, type: 'household-registration', statement: '住址不对', ...body });
+    post(gw, '/v1/portal/objections', token, {
+      subject: { kind: 'person', id: alice },
+      type: 'household-registration',
+      statement: '住址不对',
+      ...body,
+    });
   const lookup = async (id: string) => {
     const res = await post(gw, '/v1/lookups', consumer, lookupBody(id));
     expect(res.statusCode).toBe(200);
@@ -37,11 +49,20 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
   };
 
   it('lets the admin API create provider clients', async () => {
-    const created = await gw.app.inject({ method: 'POST', url: '/v1/admin/departments/civil-affairs/clients', headers: { authorization: `Bearer ${admin}` }, payload: { roles: ['provider'] } });
+    const created = await gw.app.inject({
+      method: 'POST',
+      url: '/v1/admin/departments/civil-affairs/clients',
+      headers: { authorization: `Bearer ${admin}` },
+      payload: { roles: ['provider'] },
+    });
     expect(created.statusCode).toBe(201);
     const { clientId, clientSecret, roles } = created.json();
     expect(roles).toEqual(['provider']);
-    const token = await gw.app.inject({ method: 'POST', url: '/v1/auth/token', payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret } });
+    const token = await gw.app.inject({
+      method: 'POST',
+      url: '/v1/auth/token',
+      payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret },
+    });
     expect(token.statusCode).toBe(200);
     otherProvider = token.json().access_token;
   });
@@ -57,7 +78,12 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     expect(long.statusCode).toBe(400);
     expect(problemOf(long).code).toBe('VALIDATION_FAILED');
     const [longEvent] = await eventOf(long);
-    expect(longEvent).toMatchObject({ action: 'objection.file', outcome: 'denied', error_code: 'VALIDATION_FAILED', type: 'household-registration' });
+    expect(longEvent).toMatchObject({
+      action: 'objection.file',
+      outcome: 'denied',
+      error_code: 'VALIDATION_FAILED',
+      type: 'household-registration',
+    });
     expect(JSON.stringify(longEvent)).not.toContain(alice);
 
     expect((await file({ statement: '' })).statusCode).toBe(400);
@@ -84,11 +110,23 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     const res = await file({ field: 'address', lookupId: shown.json().lookupId, statement: '我已迁出该住址' });
     expect(res.statusCode).toBe(201);
     const body = res.json();
-    expect(body).toEqual({ objectionId: expect.any(String), status: 'open', type: 'household-registration', provider: 'public-security', createdAt: expect.any(String) });
+    expect(body).toEqual({
+      objectionId: expect.any(String),
+      status: 'open',
+      type: 'household-registration',
+      provider: 'public-security',
+      createdAt: expect.any(String),
+    });
     objectionId = body.objectionId;
 
     const [event] = await eventOf(res);
-    expect(event).toMatchObject({ action: 'objection.file', outcome: 'ok', type: 'household-registration', provider: 'public-security', subject_kind: 'person' });
+    expect(event).toMatchObject({
+      action: 'objection.file',
+      outcome: 'ok',
+      type: 'household-registration',
+      provider: 'public-security',
+      subject_kind: 'person',
+    });
     expect(event!.detail).toEqual({ objectionId, field: 'address', lookupId: shown.json().lookupId });
     expect(event!.subject_hmac).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(event)).not.toContain(alice);
@@ -113,7 +151,11 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
       ['household-registration', true, true],
       ['marriage-registration', false, false],
     ]);
-    const caseRes = await post(gw, '/v1/cases', consumer, { procedure: 'housing-fund-withdrawal', applicant: { kind: 'person', id: alice }, caseId: 'OBJ-C' });
+    const caseRes = await post(gw, '/v1/cases', consumer, {
+      procedure: 'housing-fund-withdrawal',
+      applicant: { kind: 'person', id: alice },
+      caseId: 'OBJ-C',
+    });
     const materials = caseRes.json().materials as Array<{ type: string; status: string; disputed?: boolean }>;
     expect(materials.find((m) => m.type === 'household-registration')).toMatchObject({ status: 'fetched', disputed: true });
     for (const m of materials.filter((x) => x.type !== 'household-registration' && x.status === 'fetched')) expect(m.disputed).toBe(false);
@@ -123,11 +165,20 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     const res = await post(gw, '/v1/portal/objections/search', portal, { subject: { kind: 'person', id: alice } });
     expect(res.statusCode).toBe(200);
     expect(res.json().objections).toEqual([
-      { objectionId, status: 'open', type: 'household-registration', field: 'address', statement: '我已迁出该住址', createdAt: expect.any(String) },
+      {
+        objectionId,
+        status: 'open',
+        type: 'household-registration',
+        field: 'address',
+        statement: '我已迁出该住址',
+        createdAt: expect.any(String),
+      },
     ]);
     const [event] = await eventOf(res);
     expect(event).toMatchObject({ action: 'objection.search', outcome: 'ok', subject_kind: 'person' });
-    expect((await post(gw, '/v1/portal/objections/search', portal, { subject: { kind: 'person', id: bob } })).json().objections).toEqual([]);
+    expect((await post(gw, '/v1/portal/objections/search', portal, { subject: { kind: 'person', id: bob } })).json().objections).toEqual(
+      [],
+    );
     expect((await post(gw, '/v1/portal/objections/search', consumer, { subject: { kind: 'person', id: bob } })).statusCode).toBe(403);
   });
 
@@ -136,7 +187,15 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     expect(res.statusCode).toBe(200);
     const [listed, ...rest] = res.json().objections;
     expect(rest).toEqual([]);
-    expect(listed).toMatchObject({ objectionId, status: 'open', type: 'household-registration', provider: 'public-security', field: 'address', subject: { kind: 'person', id: alice }, statement: '我已迁出该住址' });
+    expect(listed).toMatchObject({
+      objectionId,
+      status: 'open',
+      type: 'household-registration',
+      provider: 'public-security',
+      field: 'address',
+      subject: { kind: 'person', id: alice },
+      statement: '我已迁出该住址',
+    });
     const [event] = await eventOf(res);
     expect(event).toMatchObject({ action: 'objection.list', outcome: 'ok', consumer: 'public-security' });
     expect(event!.detail).toEqual({ status: 'open', returned: 1, objectionIds: [objectionId] });
@@ -156,7 +215,10 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     expect([wrong.statusCode, problemOf(wrong).code]).toEqual([404, 'NOT_FOUND']);
     const [event] = await eventOf(wrong);
     expect(event).toMatchObject({ action: 'objection.resolve', outcome: 'denied', error_code: 'NOT_FOUND', consumer: 'civil-affairs' });
-    const unknown = await post(gw, '/v1/objections/00000000-0000-4000-8000-000000000000/resolution', provider, { status: 'rejected', response: 'x' });
+    const unknown = await post(gw, '/v1/objections/00000000-0000-4000-8000-000000000000/resolution', provider, {
+      status: 'rejected',
+      response: 'x',
+    });
     expect([unknown.statusCode, problemOf(unknown).code]).toEqual([404, 'NOT_FOUND']);
     expect((await post(gw, '/v1/objections/not-a-uuid/resolution', provider, { status: 'rejected', response: 'x' })).statusCode).toBe(400);
     expect((await post(gw, url, provider, { status: 'open', response: 'x' })).statusCode).toBe(400);
@@ -168,9 +230,21 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     const url = `/v1/objections/${objectionId}/resolution`;
     const res = await post(gw, url, provider, { status: 'corrected', response: '已更正住址' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ objectionId, status: 'corrected', response: '已更正住址', resolvedAt: expect.any(String), subject: { kind: 'person', id: alice } });
+    expect(res.json()).toMatchObject({
+      objectionId,
+      status: 'corrected',
+      response: '已更正住址',
+      resolvedAt: expect.any(String),
+      subject: { kind: 'person', id: alice },
+    });
     const [event] = await eventOf(res);
-    expect(event).toMatchObject({ action: 'objection.resolve', outcome: 'ok', type: 'household-registration', subject_kind: 'person', consumer: 'public-security' });
+    expect(event).toMatchObject({
+      action: 'objection.resolve',
+      outcome: 'ok',
+      type: 'household-registration',
+      subject_kind: 'person',
+      consumer: 'public-security',
+    });
     expect(event!.detail).toEqual({ objectionId, status: 'corrected' });
     expect(JSON.stringify(event)).not.toContain(alice);
 
@@ -189,7 +263,16 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
 
     const mine = await post(gw, '/v1/portal/objections/search', portal, { subject: { kind: 'person', id: alice } });
     expect(mine.json().objections).toEqual([
-      { objectionId, status: 'corrected', type: 'household-registration', field: 'address', statement: '我已迁出该住址', response: '已更正住址', createdAt: expect.any(String), resolvedAt: expect.any(String) },
+      {
+        objectionId,
+        status: 'corrected',
+        type: 'household-registration',
+        field: 'address',
+        statement: '我已迁出该住址',
+        response: '已更正住址',
+        createdAt: expect.any(String),
+        resolvedAt: expect.any(String),
+      },
     ]);
   });
 
@@ -197,9 +280,13 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     const first = (await file({ statement: '出生日期错误', field: 'birthDate' })).json().objectionId as string;
     const second = (await file({ statement: '姓名错误', field: 'name' })).json().objectionId as string;
     expect((await lookup(alice)).disputed).toBe(true);
-    expect((await post(gw, `/v1/objections/${first}/resolution`, provider, { status: 'rejected', response: '经核实无误' })).statusCode).toBe(200);
+    expect(
+      (await post(gw, `/v1/objections/${first}/resolution`, provider, { status: 'rejected', response: '经核实无误' })).statusCode,
+    ).toBe(200);
     expect((await lookup(alice)).disputed).toBe(true);
-    expect((await post(gw, `/v1/objections/${second}/resolution`, provider, { status: 'rejected', response: '经核实无误' })).statusCode).toBe(200);
+    expect(
+      (await post(gw, `/v1/objections/${second}/resolution`, provider, { status: 'rejected', response: '经核实无误' })).statusCode,
+    ).toBe(200);
     expect((await lookup(alice)).disputed).toBe(false);
   });
 

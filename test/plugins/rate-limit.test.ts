@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/db.js';
 import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
 
-const procedures = (gw: TestGateway, token: string) => gw.app.inject({ url: '/v1/procedures', headers: { authorization: `Bearer ${token}` } });
+const procedures = (gw: TestGateway, token: string) =>
+  gw.app.inject({ url: '/v1/procedures', headers: { authorization: `Bearer ${token}` } });
 
 describe.each(DATABASE_KINDS)('per-client rate limit on %s', (kind) => {
   let gw: TestGateway;
@@ -40,7 +41,12 @@ describe.each(DATABASE_KINDS)('per-client rate limit on %s', (kind) => {
       codes.push(res.statusCode);
       if (res.statusCode === 429) {
         const [event] = await gw.db.db.selectFrom('audit_events').selectAll().where('request_id', '=', problemOf(res).requestId).execute();
-        expect(event).toMatchObject({ action: 'case.material', outcome: 'denied', error_code: 'RATE_LIMITED', client_id: 'civil-affairs-window' });
+        expect(event).toMatchObject({
+          action: 'case.material',
+          outcome: 'denied',
+          error_code: 'RATE_LIMITED',
+          client_id: 'civil-affairs-window',
+        });
       }
     }
     expect(codes).toEqual([404, 404, 404, 429]);

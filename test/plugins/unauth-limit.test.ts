@@ -91,7 +91,9 @@ describe.each(DATABASE_KINDS)('unauthenticated flood limit on %s', (kind) => {
     // The client that authenticated before the flood still works from that address...
     expect((await use()).statusCode).toBe(200);
     // ...while a token this replica has not yet verified waits for the window, like the token endpoint.
-    expect((await gw.app.inject({ url: '/v1/procedures', remoteAddress: FLOODER, headers: { authorization: 'Bearer x.y.z' } })).statusCode).toBe(429);
+    expect(
+      (await gw.app.inject({ url: '/v1/procedures', remoteAddress: FLOODER, headers: { authorization: 'Bearer x.y.z' } })).statusCode,
+    ).toBe(429);
     const tokenRequest = await gw.app.inject({
       method: 'POST',
       url: '/v1/auth/token',

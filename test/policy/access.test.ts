@@ -9,7 +9,14 @@ const PAST = '2025-12-31T16:00:00.000Z';
 const FUTURE = '2026-12-31T16:00:00.000Z';
 const PROCEDURES = new Set(['p1', 'p2']);
 
-function typeDef(sharing: Sharing, fields = [{ name: 'a', sensitive: false }, { name: 'b', sensitive: false }, { name: 's', sensitive: true }]): TypeDef {
+function typeDef(
+  sharing: Sharing,
+  fields = [
+    { name: 'a', sensitive: false },
+    { name: 'b', sensitive: false },
+    { name: 's', sensitive: true },
+  ],
+): TypeDef {
   return {
     type: 't',
     kind: 'certificate',
@@ -55,30 +62,102 @@ const TABLE: Array<[string, Sharing, Grant[], Partial<AccessRequest>, Expected]>
   ['conditional, grant, purpose out', 'conditional', [live], { purpose: 'p2' }, { code: 'PURPOSE_NOT_ALLOWED' }],
   ['conditional, grant expired', 'conditional', [expired], {}, { code: 'NOT_GRANTED', detail: 'expired' }],
   ['conditional, expiry in the future', 'conditional', [grant({ expiresAt: FUTURE })], {}, { fields: ['a', 's'], basis: 'grant' }],
-  ['conditional, one expired and one live grant', 'conditional', [expired, grant({ grantId: 'g2', fields: ['b'] })], {}, { fields: ['b'], basis: 'grant' }],
+  [
+    'conditional, one expired and one live grant',
+    'conditional',
+    [expired, grant({ grantId: 'g2', fields: ['b'] })],
+    {},
+    { fields: ['b'], basis: 'grant' },
+  ],
   ['conditional, no grant', 'conditional', [], {}, { code: 'NOT_GRANTED', detail: 'no grant' }],
   ['conditional, verifyOnly grant, data mode', 'conditional', [verifyOnly], {}, { code: 'NOT_GRANTED', detail: 'verification only' }],
-  ['conditional, verifyOnly grant, verify mode', 'conditional', [verifyOnly], { mode: 'verify', requestedFields: ['s'] }, { fields: ['s'], basis: 'grant' }],
-  ['conditional, verifyOnly grant, verify mode, purpose out', 'conditional', [verifyOnly], { mode: 'verify', purpose: 'p2', requestedFields: ['s'] }, { code: 'PURPOSE_NOT_ALLOWED' }],
-  ['conditional, verifyOnly grant, verify mode, field outside', 'conditional', [verifyOnly], { mode: 'verify', requestedFields: ['b'] }, { code: 'FIELD_NOT_ALLOWED' }],
-  ['conditional, normal grant, verify mode', 'conditional', [live], { mode: 'verify', requestedFields: ['a'] }, { fields: ['a'], basis: 'grant' }],
+  [
+    'conditional, verifyOnly grant, verify mode',
+    'conditional',
+    [verifyOnly],
+    { mode: 'verify', requestedFields: ['s'] },
+    { fields: ['s'], basis: 'grant' },
+  ],
+  [
+    'conditional, verifyOnly grant, verify mode, purpose out',
+    'conditional',
+    [verifyOnly],
+    { mode: 'verify', purpose: 'p2', requestedFields: ['s'] },
+    { code: 'PURPOSE_NOT_ALLOWED' },
+  ],
+  [
+    'conditional, verifyOnly grant, verify mode, field outside',
+    'conditional',
+    [verifyOnly],
+    { mode: 'verify', requestedFields: ['b'] },
+    { code: 'FIELD_NOT_ALLOWED' },
+  ],
+  [
+    'conditional, normal grant, verify mode',
+    'conditional',
+    [live],
+    { mode: 'verify', requestedFields: ['a'] },
+    { fields: ['a'], basis: 'grant' },
+  ],
   ['conditional, fields a subset', 'conditional', [live], { requestedFields: ['s'] }, { fields: ['s'], basis: 'grant' }],
-  ['conditional, field outside the grant', 'conditional', [live], { requestedFields: ['a', 'b'] }, { code: 'FIELD_NOT_ALLOWED', detail: 'outside' }],
-  ['conditional, unknown field', 'conditional', [live], { requestedFields: ['zz'] }, { code: 'FIELD_NOT_ALLOWED', detail: 'has no field zz' }],
+  [
+    'conditional, field outside the grant',
+    'conditional',
+    [live],
+    { requestedFields: ['a', 'b'] },
+    { code: 'FIELD_NOT_ALLOWED', detail: 'outside' },
+  ],
+  [
+    'conditional, unknown field',
+    'conditional',
+    [live],
+    { requestedFields: ['zz'] },
+    { code: 'FIELD_NOT_ALLOWED', detail: 'has no field zz' },
+  ],
   ['conditional, grant listing no field of the type', 'conditional', [grant({ fields: ['gone'] })], {}, { code: 'NOT_GRANTED' }],
   // unconditional: non-sensitive fields are open for a real procedure; grants add their fields
   ['unconditional, no grant', 'unconditional', [], {}, { fields: ['a', 'b'], basis: 'open' }],
   ['unconditional, no grant, purpose not a procedure', 'unconditional', [], { purpose: 'x' }, { code: 'PURPOSE_NOT_ALLOWED' }],
   ['unconditional, no grant, sensitive field', 'unconditional', [], { requestedFields: ['s'] }, { code: 'FIELD_NOT_ALLOWED' }],
-  ['unconditional, no grant, unknown field', 'unconditional', [], { requestedFields: ['zz'] }, { code: 'FIELD_NOT_ALLOWED', detail: 'has no field' }],
+  [
+    'unconditional, no grant, unknown field',
+    'unconditional',
+    [],
+    { requestedFields: ['zz'] },
+    { code: 'FIELD_NOT_ALLOWED', detail: 'has no field' },
+  ],
   ['unconditional, grant, purpose in', 'unconditional', [live], {}, { fields: ['a', 'b', 's'], basis: 'grant' }],
-  ['unconditional, grant, purpose out (still a procedure)', 'unconditional', [live], { purpose: 'p2' }, { fields: ['a', 'b'], basis: 'open' }],
-  ['unconditional, grant, purpose out, sensitive field', 'unconditional', [live], { purpose: 'p2', requestedFields: ['s'] }, { code: 'FIELD_NOT_ALLOWED' }],
-  ['unconditional, grant names a non-procedure purpose', 'unconditional', [grant({ purposes: ['x'] })], { purpose: 'x' }, { fields: ['a', 'b', 's'], basis: 'grant' }],
+  [
+    'unconditional, grant, purpose out (still a procedure)',
+    'unconditional',
+    [live],
+    { purpose: 'p2' },
+    { fields: ['a', 'b'], basis: 'open' },
+  ],
+  [
+    'unconditional, grant, purpose out, sensitive field',
+    'unconditional',
+    [live],
+    { purpose: 'p2', requestedFields: ['s'] },
+    { code: 'FIELD_NOT_ALLOWED' },
+  ],
+  [
+    'unconditional, grant names a non-procedure purpose',
+    'unconditional',
+    [grant({ purposes: ['x'] })],
+    { purpose: 'x' },
+    { fields: ['a', 'b', 's'], basis: 'grant' },
+  ],
   ['unconditional, grant expired', 'unconditional', [expired], {}, { fields: ['a', 'b'], basis: 'open' }],
   ['unconditional, grant expired, sensitive field', 'unconditional', [expired], { requestedFields: ['s'] }, { code: 'FIELD_NOT_ALLOWED' }],
   ['unconditional, verifyOnly grant, data mode', 'unconditional', [verifyOnly], {}, { fields: ['a', 'b'], basis: 'open' }],
-  ['unconditional, verifyOnly grant, verify mode, sensitive field', 'unconditional', [verifyOnly], { mode: 'verify', requestedFields: ['s'] }, { fields: ['s'], basis: 'grant' }],
+  [
+    'unconditional, verifyOnly grant, verify mode, sensitive field',
+    'unconditional',
+    [verifyOnly],
+    { mode: 'verify', requestedFields: ['s'] },
+    { fields: ['s'], basis: 'grant' },
+  ],
   ['unconditional, requested subset', 'unconditional', [], { requestedFields: ['b'] }, { fields: ['b'], basis: 'open' }],
 ];
 
@@ -120,7 +199,10 @@ const typeArb = fc
   .record({
     sharing: fc.constantFrom<Sharing>('none', 'conditional', 'unconditional'),
     kind: fc.constantFrom<'certificate' | 'record'>('certificate', 'record'),
-    fields: fc.uniqueArray(fc.record({ name: fc.constantFrom(...POOL), sensitive: fc.boolean() }), { selector: (f) => f.name, minLength: 1 }),
+    fields: fc.uniqueArray(fc.record({ name: fc.constantFrom(...POOL), sensitive: fc.boolean() }), {
+      selector: (f) => f.name,
+      minLength: 1,
+    }),
   })
   .map(({ sharing, kind, fields }) => ({ ...typeDef(sharing, fields), kind }));
 
@@ -143,7 +225,10 @@ const requestArb = fc.record({
 });
 
 /** Any JSON-ish record, with keys inside and outside the type's fields. */
-const recordArb = fc.dictionary(fc.constantFrom(...POOL, 'zz', 'extra', 'rows'), fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null)));
+const recordArb = fc.dictionary(
+  fc.constantFrom(...POOL, 'zz', 'extra', 'rows'),
+  fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null)),
+);
 
 describe('decideAccess properties', () => {
   it('an allowed decision never exceeds what usable grants list, or the non-sensitive fields of an open type', () => {
@@ -153,7 +238,8 @@ describe('decideAccess properties', () => {
         if (!decision.allowed) return;
         expect(type.sharing).not.toBe('none');
         const usable = grants.filter(
-          (g) => (g.expiresAt === null || new Date(g.expiresAt) > NOW) && g.purposes.includes(purpose) && (mode === 'verify' || !g.verifyOnly),
+          (g) =>
+            (g.expiresAt === null || new Date(g.expiresAt) > NOW) && g.purposes.includes(purpose) && (mode === 'verify' || !g.verifyOnly),
         );
         const granted = new Set(usable.flatMap((g) => g.fields));
         const typeFields = new Map(type.fields.map((f) => [f.name, f]));
@@ -172,19 +258,24 @@ describe('decideAccess properties', () => {
 
   it('minimiseRecord never returns a key outside the decision fields', () => {
     fc.assert(
-      fc.property(requestArb, recordArb, fc.array(recordArb, { maxLength: 4 }), ({ type, grants, purpose, requestedFields, mode }, record, rows) => {
-        const decision = decideAccess({ type, grants, purpose, requestedFields, mode, isProcedure: (c) => PROCEDURES.has(c), now: NOW });
-        if (!decision.allowed) return;
-        const allowed = new Set(decision.fields);
-        if (type.kind === 'record') {
-          const out = minimiseRecord('record', { ...record, rows }, decision.fields);
-          expect(Object.keys(out)).toEqual(['rows']);
-          for (const row of out.rows as Record<string, unknown>[]) expect(Object.keys(row).every((k) => allowed.has(k))).toBe(true);
-        } else {
-          const out = minimiseRecord('certificate', record, decision.fields);
-          expect(Object.keys(out).every((k) => allowed.has(k))).toBe(true);
-        }
-      }),
+      fc.property(
+        requestArb,
+        recordArb,
+        fc.array(recordArb, { maxLength: 4 }),
+        ({ type, grants, purpose, requestedFields, mode }, record, rows) => {
+          const decision = decideAccess({ type, grants, purpose, requestedFields, mode, isProcedure: (c) => PROCEDURES.has(c), now: NOW });
+          if (!decision.allowed) return;
+          const allowed = new Set(decision.fields);
+          if (type.kind === 'record') {
+            const out = minimiseRecord('record', { ...record, rows }, decision.fields);
+            expect(Object.keys(out)).toEqual(['rows']);
+            for (const row of out.rows as Record<string, unknown>[]) expect(Object.keys(row).every((k) => allowed.has(k))).toBe(true);
+          } else {
+            const out = minimiseRecord('certificate', record, decision.fields);
+            expect(Object.keys(out).every((k) => allowed.has(k))).toBe(true);
+          }
+        },
+      ),
       { numRuns: 1000 },
     );
   });

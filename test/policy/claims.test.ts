@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkClaimAgainstSchema, checkClaimOrderable, checkClaimShape, evaluateClaim, fieldSchemaOf, type Claim } from '../../src/policy/claims.js';
+import {
+  checkClaimAgainstSchema,
+  checkClaimOrderable,
+  checkClaimShape,
+  evaluateClaim,
+  fieldSchemaOf,
+  type Claim,
+} from '../../src/policy/claims.js';
 
 const person = { name: '张三', birthDate: '1960-05-01', height: 172, married: true, spouse: null, coOwners: ['李四'] };
 
@@ -41,7 +48,12 @@ describe('evaluateClaim on a certificate', () => {
 });
 
 describe('evaluateClaim on a record type', () => {
-  const rows = { rows: [{ month: '2025-05', base: 8000 }, { month: '2025-06', base: 9000 }] };
+  const rows = {
+    rows: [
+      { month: '2025-05', base: 8000 },
+      { month: '2025-06', base: 9000 },
+    ],
+  };
   it('holds when at least one row satisfies it', () => {
     expect(evaluateClaim('record', rows, { field: 'month', op: 'eq', value: '2025-06' })).toEqual({ ok: true, result: true });
     expect(evaluateClaim('record', rows, { field: 'month', op: 'eq', value: '2025-07' })).toEqual({ ok: true, result: false });
@@ -82,7 +94,13 @@ describe('claim shape and schema fit', () => {
       },
     },
   };
-  const record = { kind: 'record' as const, schema: { type: 'object', properties: { rows: { type: 'array', items: { type: 'object', properties: { base: { type: 'integer' } } } } } } };
+  const record = {
+    kind: 'record' as const,
+    schema: {
+      type: 'object',
+      properties: { rows: { type: 'array', items: { type: 'object', properties: { base: { type: 'integer' } } } } },
+    },
+  };
 
   it('finds a field schema in a certificate and in the rows of a record type', () => {
     expect(fieldSchemaOf(certificate, 'area')).toEqual({ type: 'number' });

@@ -24,8 +24,12 @@ describe('discloseAtFor', () => {
 
   it('adds the longest delay of the covert grants that served it to now', () => {
     expect(discloseAtFor([grant('c', { discloseAfterDays: 1 })], ['c'], now)).toBe('2026-03-02T00:00:00.000Z');
-    expect(discloseAtFor([grant('a', null), grant('c', { discloseAfterDays: 30 }), grant('d', { discloseAfterDays: 1825 })], ['a', 'c', 'd'], now)).toBe(
-      new Date(now.getTime() + 1825 * 86_400_000).toISOString(),
-    );
+    expect(
+      discloseAtFor(
+        [grant('a', null), grant('c', { discloseAfterDays: 30 }), grant('d', { discloseAfterDays: 1825 })],
+        ['a', 'c', 'd'],
+        now,
+      ),
+    ).toBe(new Date(now.getTime() + 1825 * 86_400_000).toISOString());
   });
 });

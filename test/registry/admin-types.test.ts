@@ -52,20 +52,37 @@ describe.each(DATABASE_KINDS)('admin API: types, grants and procedures on %s', (
     expect(problemOf(res).code).toBe(code);
     expect(problemOf(res).detail).toMatch(detail);
     // The refused change is itself on the record, and nothing was written.
-    expect(await eventOf(problemOf(res).requestId)).toMatchObject({ action: 'admin.change', outcome: 'denied', error_code: code, client_id: 'platform-admin' });
+    expect(await eventOf(problemOf(res).requestId)).toMatchObject({
+      action: 'admin.change',
+      outcome: 'denied',
+      error_code: code,
+      client_id: 'platform-admin',
+    });
   }
 
   it('registers a type (201), replaces it (200), lists it and audits both changes', async () => {
     const created = await call('PUT', '/v1/admin/types/fire-permit', permitType());
     expect(created.statusCode).toBe(201);
-    expect(created.json()).toMatchObject({ type: 'fire-permit', provider: 'public-security', adapter: { kind: 'builtin', name: 'public-security' } });
+    expect(created.json()).toMatchObject({
+      type: 'fire-permit',
+      provider: 'public-security',
+      adapter: { kind: 'builtin', name: 'public-security' },
+    });
     const replaced = await call('PUT', '/v1/admin/types/fire-permit', permitType({ title: '消防安全许可' }));
     expect(replaced.statusCode).toBe(200);
     expect(replaced.json().title).toBe('消防安全许可');
 
-    expect((await eventOf(created.headers['x-request-id'] as string)).detail).toEqual({ resource: 'type', key: 'fire-permit', change: 'created' });
+    expect((await eventOf(created.headers['x-request-id'] as string)).detail).toEqual({
+      resource: 'type',
+      key: 'fire-permit',
+      change: 'created',
+    });
     const second = await eventOf(replaced.headers['x-request-id'] as string);
-    expect(second).toMatchObject({ client_id: 'platform-admin', type: 'fire-permit', detail: { resource: 'type', key: 'fire-permit', change: 'updated' } });
+    expect(second).toMatchObject({
+      client_id: 'platform-admin',
+      type: 'fire-permit',
+      detail: { resource: 'type', key: 'fire-permit', change: 'updated' },
+    });
 
     const one = await call('GET', '/v1/admin/types/fire-permit');
     expect(one.json().schema).toEqual(permitSchema);
@@ -76,9 +93,19 @@ describe.each(DATABASE_KINDS)('admin API: types, grants and procedures on %s', (
 
   it('refuses a schema that does not compile with 400 VALIDATION_FAILED and ajv’s message', async () => {
     const broken = { ...permitSchema, properties: { ...permitSchema.properties, holder: { type: 'strnig' } } };
-    await expectRefused(await call('PUT', '/v1/admin/types/broken-permit', permitType({ schema: broken })), 400, 'VALIDATION_FAILED', /does not compile: schema is invalid: .*type/);
+    await expectRefused(
+      await call('PUT', '/v1/admin/types/broken-permit', permitType({ schema: broken })),
+      400,
+      'VALIDATION_FAILED',
+      /does not compile: schema is invalid: .*type/,
+    );
     const unknownKeyword = { ...permitSchema, propertees: {} };
-    await expectRefused(await call('PUT', '/v1/admin/types/broken-permit', permitType({ schema: unknownKeyword })), 400, 'VALIDATION_FAILED', /unknown keyword: "propertees"/);
+    await expectRefused(
+      await call('PUT', '/v1/admin/types/broken-permit', permitType({ schema: unknownKeyword })),
+      400,
+      'VALIDATION_FAILED',
+      /unknown keyword: "propertees"/,
+    );
     expect((await call('GET', '/v1/admin/types/broken-permit')).statusCode).toBe(404);
   });
 
@@ -86,11 +113,21 @@ describe.each(DATABASE_KINDS)('admin API: types, grants and procedures on %s', (
     const fields = [...permitType().fields, { name: 'inspector', title: '检查员', sensitive: true }];
     await expectRefused(await call('PUT', '/v1/admin/types/odd-permit', permitType({ fields })), 400, 'VALIDATION_FAILED', /inspector/);
     const twice = [...permitType().fields, { name: 'holder', title: '持证人', sensitive: false }];
-    await expectRefused(await call('PUT', '/v1/admin/types/odd-permit', permitType({ fields: twice })), 400, 'VALIDATION_FAILED', /holder more than once/);
+    await expectRefused(
+      await call('PUT', '/v1/admin/types/odd-permit', permitType({ fields: twice })),
+      400,
+      'VALIDATION_FAILED',
+      /holder more than once/,
+    );
   });
 
   it('refuses an unknown provider department with 409 CONFLICT', async () => {
-    await expectRefused(await call('PUT', '/v1/admin/types/fire-permit', permitType({ provider: 'fire-brigade' })), 409, 'CONFLICT', /"fire-brigade" is not a registered department/);
+    await expectRefused(
+      await call('PUT', '/v1/admin/types/fire-permit', permitType({ provider: 'fire-brigade' })),
+      409,
+      'CONFLICT',
+      /"fire-brigade" is not a registered department/,
+    );
   });
 
   it.each([
@@ -107,18 +144,34 @@ describe.each(DATABASE_KINDS)('admin API: types, grants and procedures on %s', (
   });
 
   it('refuses a builtin adapter that no in-process department serves', async () => {
-    await expectRefused(await call('PUT', '/v1/admin/types/fire-permit', permitType({ adapter: { kind: 'builtin', name: 'fire-brigade' } })), 400, 'VALIDATION_FAILED', /no builtin provider "fire-brigade"/);
+    await expectRefused(
+      await call('PUT', '/v1/admin/types/fire-permit', permitType({ adapter: { kind: 'builtin', name: 'fire-brigade' } })),
+      400,
+      'VALIDATION_FAILED',
+      /no builtin provider "fire-brigade"/,
+    );
   });
 
   it('puts, lists and deletes grants, refusing ones that name what is not registered with 409 CONFLICT', async () => {
-    const grant = { consumer: 'market-regulation', type: 'business-licence', purposes: ['enterprise-establishment'], fields: ['name', 'legalRepresentativePhone'] };
+    const grant = {
+      consumer: 'market-regulation',
+      type: 'business-licence',
+      purposes: ['enterprise-establishment'],
+      fields: ['name', 'legalRepresentativePhone'],
+    };
     const created = await call('PUT', '/v1/admin/grants/mr-business-licence', grant);
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({ grantId: 'mr-business-licence', verifyOnly: false, expiresAt: null });
-    const replaced = await call('PUT', '/v1/admin/grants/mr-business-licence', { ...grant, verifyOnly: true, expiresAt: '2030-01-01T08:00:00+08:00' });
+    const replaced = await call('PUT', '/v1/admin/grants/mr-business-licence', {
+      ...grant,
+      verifyOnly: true,
+      expiresAt: '2030-01-01T08:00:00+08:00',
+    });
     expect(replaced.statusCode).toBe(200);
     expect(replaced.json()).toMatchObject({ verifyOnly: true, expiresAt: '2030-01-01T00:00:00.000Z' });
-    expect((await call('GET', '/v1/admin/grants')).json().grants.map((g: { grantId: string }) => g.grantId)).toContain('mr-business-licence');
+    expect((await call('GET', '/v1/admin/grants')).json().grants.map((g: { grantId: string }) => g.grantId)).toContain(
+      'mr-business-licence',
+    );
 
     for (const [body, detail] of [
       [{ ...grant, consumer: 'fire-brigade' }, /consumer "fire-brigade"/],
@@ -128,11 +181,20 @@ describe.each(DATABASE_KINDS)('admin API: types, grants and procedures on %s', (
     ] as const) {
       await expectRefused(await call('PUT', '/v1/admin/grants/mr-business-licence-2', body), 409, 'CONFLICT', detail);
     }
-    await expectRefused(await call('PUT', '/v1/admin/grants/mr-bad', { ...grant, expiresAt: 'next tuesday' }), 400, 'VALIDATION_FAILED', /expiresAt/);
+    await expectRefused(
+      await call('PUT', '/v1/admin/grants/mr-bad', { ...grant, expiresAt: 'next tuesday' }),
+      400,
+      'VALIDATION_FAILED',
+      /expiresAt/,
+    );
 
     const deleted = await call('DELETE', '/v1/admin/grants/mr-business-licence');
     expect(deleted.statusCode).toBe(204);
-    expect((await eventOf(deleted.headers['x-request-id'] as string)).detail).toEqual({ resource: 'grant', key: 'mr-business-licence', change: 'deleted' });
+    expect((await eventOf(deleted.headers['x-request-id'] as string)).detail).toEqual({
+      resource: 'grant',
+      key: 'mr-business-licence',
+      change: 'deleted',
+    });
     const again = await call('DELETE', '/v1/admin/grants/mr-business-licence');
     expect(again.statusCode).toBe(404);
     expect(problemOf(again).code).toBe('NOT_FOUND');
@@ -146,9 +208,19 @@ describe.each(DATABASE_KINDS)('admin API: types, grants and procedures on %s', (
         method: 'POST',
         url: '/v1/lookups',
         headers: { authorization: `Bearer ${token}` },
-        payload: { type: 'household-registration', subject: { kind: 'person', id: person }, purpose: 'special-additional-deduction', caseId: 'TX-2026-000001' },
+        payload: {
+          type: 'household-registration',
+          subject: { kind: 'person', id: person },
+          purpose: 'special-additional-deduction',
+          caseId: 'TX-2026-000001',
+        },
       });
-    const grant = { consumer: 'taxation', type: 'household-registration', purposes: ['special-additional-deduction'], fields: ['name', 'registrationNumber'] };
+    const grant = {
+      consumer: 'taxation',
+      type: 'household-registration',
+      purposes: ['special-additional-deduction'],
+      fields: ['name', 'registrationNumber'],
+    };
 
     const expiresAt = new Date(Date.now() + 1500).toISOString();
     expect((await call('PUT', '/v1/admin/grants/tx-household', { ...grant, expiresAt })).statusCode).toBe(201);
@@ -161,32 +233,60 @@ describe.each(DATABASE_KINDS)('admin API: types, grants and procedures on %s', (
     expect(after.statusCode).toBe(403);
     expect(problemOf(after).code).toBe('NOT_GRANTED');
 
-    expect((await call('PUT', '/v1/admin/grants/tx-household', { ...grant, expiresAt: new Date(Date.now() + 60_000).toISOString() })).statusCode).toBe(200);
+    expect(
+      (await call('PUT', '/v1/admin/grants/tx-household', { ...grant, expiresAt: new Date(Date.now() + 60_000).toISOString() })).statusCode,
+    ).toBe(200);
     expect((await lookup()).statusCode).toBe(200);
-    expect((await call('PUT', '/v1/admin/grants/tx-household', { ...grant, expiresAt: new Date(Date.now() - 60_000).toISOString() })).statusCode).toBe(200);
+    expect(
+      (await call('PUT', '/v1/admin/grants/tx-household', { ...grant, expiresAt: new Date(Date.now() - 60_000).toISOString() })).statusCode,
+    ).toBe(200);
     const expired = await lookup();
     expect(expired.statusCode).toBe(403);
     expect(problemOf(expired).code).toBe('NOT_GRANTED');
   });
 
   it('puts procedures whose materials are registered types, and refuses others with 409 CONFLICT', async () => {
-    const created = await call('PUT', '/v1/admin/procedures/business-relocation', { title: '企业迁移', materials: ['business-licence', 'tax-clearance'] });
+    const created = await call('PUT', '/v1/admin/procedures/business-relocation', {
+      title: '企业迁移',
+      materials: ['business-licence', 'tax-clearance'],
+    });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toEqual({ code: 'business-relocation', title: '企业迁移', materials: ['business-licence', 'tax-clearance'] });
-    const replaced = await call('PUT', '/v1/admin/procedures/business-relocation', { title: '企业迁移登记', materials: ['business-licence'] });
+    const replaced = await call('PUT', '/v1/admin/procedures/business-relocation', {
+      title: '企业迁移登记',
+      materials: ['business-licence'],
+    });
     expect(replaced.statusCode).toBe(200);
-    expect((await eventOf(replaced.headers['x-request-id'] as string)).detail).toEqual({ resource: 'procedure', key: 'business-relocation', change: 'updated' });
+    expect((await eventOf(replaced.headers['x-request-id'] as string)).detail).toEqual({
+      resource: 'procedure',
+      key: 'business-relocation',
+      change: 'updated',
+    });
     const list = (await call('GET', '/v1/admin/procedures')).json().procedures;
     expect(list).toContainEqual({ code: 'business-relocation', title: '企业迁移登记', materials: ['business-licence'] });
-    await expectRefused(await call('PUT', '/v1/admin/procedures/business-relocation', { title: '企业迁移', materials: ['dragon-licence'] }), 409, 'CONFLICT', /"dragon-licence"/);
+    await expectRefused(
+      await call('PUT', '/v1/admin/procedures/business-relocation', { title: '企业迁移', materials: ['dragon-licence'] }),
+      409,
+      'CONFLICT',
+      /"dragon-licence"/,
+    );
   });
 
   it('writes every successful change as admin.change by platform-admin', async () => {
-    const events = await gw.db.db.selectFrom('audit_events').selectAll().where('action', '=', 'admin.change').where('outcome', '=', 'ok').execute();
+    const events = await gw.db.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('action', '=', 'admin.change')
+      .where('outcome', '=', 'ok')
+      .execute();
     expect(events.length).toBeGreaterThanOrEqual(8);
     for (const e of events) {
       expect(e.client_id).toBe('platform-admin');
-      expect(e.detail).toMatchObject({ resource: expect.any(String), key: expect.any(String), change: expect.stringMatching(/^(created|updated|deleted|revoked)$/) });
+      expect(e.detail).toMatchObject({
+        resource: expect.any(String),
+        key: expect.any(String),
+        change: expect.stringMatching(/^(created|updated|deleted|revoked)$/),
+      });
     }
   });
 });

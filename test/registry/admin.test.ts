@@ -20,7 +20,9 @@ describe.each(DATABASE_KINDS)('admin API: departments and clients on %s', (kind)
     gw.db.db.selectFrom('audit_events').selectAll().where('request_id', '=', requestId).where('action', '=', 'admin.change').execute();
 
   it('creates a department with 201, renames it with 200, and audits both as the admin client', async () => {
-    const created = await call('PUT', '/v1/admin/departments/emergency-management', { name: { zh: '应急管理局', en: 'Emergency Management Bureau' } });
+    const created = await call('PUT', '/v1/admin/departments/emergency-management', {
+      name: { zh: '应急管理局', en: 'Emergency Management Bureau' },
+    });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({ code: 'emergency-management', name: { zh: '应急管理局', en: 'Emergency Management Bureau' } });
 
@@ -53,16 +55,19 @@ describe.each(DATABASE_KINDS)('admin API: departments and clients on %s', (kind)
     expect(problemOf(extra).detail).toContain('colour');
   });
 
-  it.each(['housing-fund-window', 'audit-office', 'citizen-portal'])('refuses %s with 403 FORBIDDEN and audits the attempt', async (clientId) => {
-    const token = await gw.token(clientId);
-    const res = await call('PUT', '/v1/admin/departments/intruder', { name: { zh: '甲', en: 'A' } }, token);
-    expect(res.statusCode).toBe(403);
-    expect(problemOf(res).code).toBe('FORBIDDEN');
-    const [event] = await adminEvents(problemOf(res).requestId);
-    expect(event).toMatchObject({ client_id: clientId, outcome: 'denied', error_code: 'FORBIDDEN' });
-    expect((await call('GET', '/v1/admin/departments', undefined, token)).statusCode).toBe(403);
-    expect((await call('GET', '/v1/admin/departments/intruder')).statusCode).toBe(404);
-  });
+  it.each(['housing-fund-window', 'audit-office', 'citizen-portal'])(
+    'refuses %s with 403 FORBIDDEN and audits the attempt',
+    async (clientId) => {
+      const token = await gw.token(clientId);
+      const res = await call('PUT', '/v1/admin/departments/intruder', { name: { zh: '甲', en: 'A' } }, token);
+      expect(res.statusCode).toBe(403);
+      expect(problemOf(res).code).toBe('FORBIDDEN');
+      const [event] = await adminEvents(problemOf(res).requestId);
+      expect(event).toMatchObject({ client_id: clientId, outcome: 'denied', error_code: 'FORBIDDEN' });
+      expect((await call('GET', '/v1/admin/departments', undefined, token)).statusCode).toBe(403);
+      expect((await call('GET', '/v1/admin/departments/intruder')).statusCode).toBe(404);
+    },
+  );
 
   it('refuses a call without a token with 401 UNAUTHENTICATED', async () => {
     const res = await gw.app.inject({ method: 'GET', url: '/v1/admin/types' });
@@ -79,7 +84,11 @@ describe.each(DATABASE_KINDS)('admin API: departments and clients on %s', (kind)
     expect(department).toBe('housing-fund');
     expect(roles).toEqual(['consumer']);
 
-    const token = await gw.app.inject({ method: 'POST', url: '/v1/auth/token', payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret } });
+    const token = await gw.app.inject({
+      method: 'POST',
+      url: '/v1/auth/token',
+      payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret },
+    });
     expect(token.statusCode).toBe(200);
 
     const [event] = await adminEvents(res.headers['x-request-id'] as string);
@@ -135,7 +144,9 @@ describe.each(DATABASE_KINDS)('admin API: departments and clients on %s', (kind)
 
     expect((await call('DELETE', `/v1/admin/clients/${created.clientId}`)).statusCode).toBe(204);
     const events = await gw.db.db.selectFrom('audit_events').select(['client_id', 'detail']).where('action', '=', 'admin.change').execute();
-    const revocations = events.filter((e) => (e.detail as { key?: string } | null)?.key === created.clientId && (e.detail as { change?: string }).change === 'revoked');
+    const revocations = events.filter(
+      (e) => (e.detail as { key?: string } | null)?.key === created.clientId && (e.detail as { change?: string }).change === 'revoked',
+    );
     expect(revocations).toHaveLength(2);
     expect(revocations.every((e) => e.client_id === 'platform-admin')).toBe(true);
   });

@@ -58,7 +58,12 @@ describe.each(DATABASE_KINDS)('GET /v1/catalog on %s', (kind) => {
     const res = await get('/v1/catalog/household-registration', 'housing-fund-window');
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body).toMatchObject({ type: 'household-registration', provider: 'public-security', subjectKind: 'person', sharing: 'conditional' });
+    expect(body).toMatchObject({
+      type: 'household-registration',
+      provider: 'public-security',
+      subjectKind: 'person',
+      sharing: 'conditional',
+    });
     expect(body.grant.purposes).toEqual(['housing-fund-withdrawal']);
     expect(body.schema).toMatchObject({ type: 'object', additionalProperties: false });
     expect(Object.keys(body.schema.properties)).toContain('registrationNumber');
@@ -87,7 +92,16 @@ describe.each(DATABASE_KINDS)('GET /v1/catalog on %s', (kind) => {
 
 describe('grantView', () => {
   const type = { type: 't', fields: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] } as TypeDef;
-  const grant = (over: Partial<Grant>): Grant => ({ grantId: 'g', consumer: 'x', type: 't', purposes: ['p'], fields: ['a'], verifyOnly: false, expiresAt: null, ...over });
+  const grant = (over: Partial<Grant>): Grant => ({
+    grantId: 'g',
+    consumer: 'x',
+    type: 't',
+    purposes: ['p'],
+    fields: ['a'],
+    verifyOnly: false,
+    expiresAt: null,
+    ...over,
+  });
   const now = new Date('2026-01-01T00:00:00Z');
 
   it('merges live grants: union of purposes and fields, verify-only only if all are, latest expiry', () => {

@@ -21,7 +21,18 @@ describe.each(DATABASE_KINDS)('npm run cli -- clients create on %s', (kind) => {
   }
 
   it('bootstraps the first admin of an empty registry, audited, and the client can use the admin API', async () => {
-    const { code, output } = await cli('clients', 'create', '--department', 'ops-centre', '--roles', 'admin', '--name-zh', '运维中心', '--name-en', 'Operations Centre');
+    const { code, output } = await cli(
+      'clients',
+      'create',
+      '--department',
+      'ops-centre',
+      '--roles',
+      'admin',
+      '--name-zh',
+      '运维中心',
+      '--name-en',
+      'Operations Centre',
+    );
     expect(code).toBe(0);
     const issued = JSON.parse(output) as { clientId: string; clientSecret: string; department: string; roles: string[] };
     expect(issued).toMatchObject({ department: 'ops-centre', roles: ['admin'] });
@@ -34,23 +45,38 @@ describe.each(DATABASE_KINDS)('npm run cli -- clients create on %s', (kind) => {
       payload: { grant_type: 'client_credentials', client_id: issued.clientId, client_secret: issued.clientSecret },
     });
     expect(token.statusCode).toBe(200);
-    const departments = await gw.app.inject({ url: '/v1/admin/departments', headers: { authorization: `Bearer ${token.json().access_token}` } });
+    const departments = await gw.app.inject({
+      url: '/v1/admin/departments',
+      headers: { authorization: `Bearer ${token.json().access_token}` },
+    });
     expect(departments.statusCode).toBe(200);
     expect(departments.json().departments.map((d: { code: string }) => d.code)).toEqual(['ops-centre']);
 
-    const events = await db.db.selectFrom('audit_events').select(['action', 'detail']).where('action', '=', 'admin.change').orderBy('seq').execute();
+    const events = await db.db
+      .selectFrom('audit_events')
+      .select(['action', 'detail'])
+      .where('action', '=', 'admin.change')
+      .orderBy('seq')
+      .execute();
     expect(events.map((e) => e.detail)).toEqual([
       { resource: 'department', key: 'ops-centre', change: 'created', via: 'cli' },
       { resource: 'client', key: issued.clientId, change: 'created', via: 'cli' },
     ]);
-    const stored = await db.db.selectFrom('clients').select('secret_hash').where('client_id', '=', issued.clientId).executeTakeFirstOrThrow();
+    const stored = await db.db
+      .selectFrom('clients')
+      .select('secret_hash')
+      .where('client_id', '=', issued.clientId)
+      .executeTakeFirstOrThrow();
     expect(stored.secret_hash).not.toContain(issued.clientSecret);
   });
 
   it('refuses unknown roles and an unknown department without names, creating nothing', async () => {
     await expect(cli('clients', 'create', '--department', 'ops-centre', '--roles', 'root')).rejects.toThrow(/--roles/);
     await expect(cli('clients', 'create', '--department', 'nowhere', '--roles', 'auditor')).rejects.toThrow(/does not exist/);
-    const count = await db.db.selectFrom('clients').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const count = await db.db
+      .selectFrom('clients')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(1);
   });
 });

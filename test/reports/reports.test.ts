@@ -32,10 +32,33 @@ interface Answer {
 
 describe('percentileOf', () => {
   it('is percentile_disc over (value, count) pairs', () => {
-    const pairs: Array<[number, number]> = [[1, 1], [2, 1], [3, 1], [4, 1]];
+    const pairs: Array<[number, number]> = [
+      [1, 1],
+      [2, 1],
+      [3, 1],
+      [4, 1],
+    ];
     expect([percentileOf(pairs, 4, 0.5), percentileOf(pairs, 4, 0.95), percentileOf(pairs, 4, 0.25)]).toEqual([2, 4, 1]);
-    expect(percentileOf([[10, 19], [900, 1]], 20, 0.95)).toBe(10);
-    expect(percentileOf([[10, 18], [900, 2]], 20, 0.95)).toBe(900);
+    expect(
+      percentileOf(
+        [
+          [10, 19],
+          [900, 1],
+        ],
+        20,
+        0.95,
+      ),
+    ).toBe(10);
+    expect(
+      percentileOf(
+        [
+          [10, 18],
+          [900, 2],
+        ],
+        20,
+        0.95,
+      ),
+    ).toBe(900);
     expect(percentileOf([], 0, 0.5)).toBeNull();
   });
 });
@@ -48,7 +71,11 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
     return tokens.get(clientId)!;
   };
   const get = async (url: string, clientId: string | null, remoteAddress?: string): Promise<LightMyRequestResponse> =>
-    gw.app.inject({ url, headers: clientId ? { authorization: `Bearer ${await tokenFor(clientId)}` } : {}, ...(remoteAddress ? { remoteAddress } : {}) });
+    gw.app.inject({
+      url,
+      headers: clientId ? { authorization: `Bearer ${await tokenFor(clientId)}` } : {},
+      ...(remoteAddress ? { remoteAddress } : {}),
+    });
   const answers: Array<{ consumer: string; answer: Answer }> = [];
   const startedAt = new Date();
 
@@ -70,7 +97,11 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
         { code: ALL_FETCHED, title: 'all fetched', materials: ['rpt-ok'] },
         // not_held, provider_failed, not_shared (sharing none), invalid_subject (an enterprise type for a
         // person), not_granted (housing-fund's grant covers only its own procedure).
-        { code: MIXED, title: 'mixed', materials: ['rpt-ok', 'rpt-missing', 'rpt-broken', 'criminal-record', 'business-licence', 'household-registration'] },
+        {
+          code: MIXED,
+          title: 'mixed',
+          materials: ['rpt-ok', 'rpt-missing', 'rpt-broken', 'criminal-record', 'business-licence', 'household-registration'],
+        },
         { code: MISSING, title: 'missing', materials: ['rpt-missing'] },
       ],
     });
@@ -84,21 +115,33 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
     let n = 0;
     for (const [clientId, procedure, count] of plan) {
       for (let i = 0; i < count; i++) {
-        const res = await post(gw, '/v1/cases', await tokenFor(clientId), { procedure, applicant: { kind: 'person', id: person.id }, caseId: `RPT-${n++}` });
+        const res = await post(gw, '/v1/cases', await tokenFor(clientId), {
+          procedure,
+          applicant: { kind: 'person', id: person.id },
+          caseId: `RPT-${n++}`,
+        });
         expect(res.statusCode).toBe(201);
         const consumer = gw.credentials.find((c) => c.clientId === clientId)!.department;
         answers.push({ consumer, answer: res.json() });
       }
     }
     // Whole-request refusals are not cases.
-    const refused = await post(gw, '/v1/cases', await tokenFor('housing-fund-window'), { procedure: 'no-such-procedure', applicant: { kind: 'person', id: person.id }, caseId: 'RPT-X' });
+    const refused = await post(gw, '/v1/cases', await tokenFor('housing-fund-window'), {
+      procedure: 'no-such-procedure',
+      applicant: { kind: 'person', id: person.id },
+      caseId: 'RPT-X',
+    });
     expect(refused.statusCode).toBe(404);
   });
   afterAll(async () => gw?.close());
 
   it('records each to-submit reason in its case.material event', async () => {
     const person = gw.subjects.find((s) => s.kind === 'person')!;
-    const res = await post(gw, '/v1/cases', await tokenFor('housing-fund-window'), { procedure: MIXED, applicant: { kind: 'person', id: person.id }, caseId: 'RPT-EVENTS' });
+    const res = await post(gw, '/v1/cases', await tokenFor('housing-fund-window'), {
+      procedure: MIXED,
+      applicant: { kind: 'person', id: person.id },
+      caseId: 'RPT-EVENTS',
+    });
     const answer = res.json() as Answer;
     expect(answer.materials.map((m) => [m.type, m.reason ?? m.status])).toEqual([
       ['rpt-ok', 'fetched'],
@@ -121,7 +164,15 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
     expect(res.statusCode).toBe(200);
     const report = res.json();
     const procedure = (code: string) => report.procedures.find((p: { procedure: string }) => p.procedure === code);
-    expect(procedure(ALL_FETCHED)).toEqual({ procedure: ALL_FETCHED, title: 'all fetched', cases: 7, oneTripCases: 7, fetched: 7, toSubmit: 0, toSubmitByReason: {} });
+    expect(procedure(ALL_FETCHED)).toEqual({
+      procedure: ALL_FETCHED,
+      title: 'all fetched',
+      cases: 7,
+      oneTripCases: 7,
+      fetched: 7,
+      toSubmit: 0,
+      toSubmitByReason: {},
+    });
     expect(procedure(MIXED)).toEqual({
       procedure: MIXED,
       title: 'mixed',
@@ -163,7 +214,12 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
   });
 
   it('refuses a bad window with 400 VALIDATION_FAILED', async () => {
-    for (const query of ['from=2025-03-02T00:00:00Z&to=2025-03-01T00:00:00Z', 'from=yesterday', 'to=2025-13-01T00:00:00Z', 'since=2025-01-01T00:00:00Z']) {
+    for (const query of [
+      'from=2025-03-02T00:00:00Z&to=2025-03-01T00:00:00Z',
+      'from=yesterday',
+      'to=2025-13-01T00:00:00Z',
+      'since=2025-01-01T00:00:00Z',
+    ]) {
       for (const route of ['once-only', 'providers']) {
         const res = await get(`/v1/reports/${route}?${query}`, 'audit-office');
         expect(res.statusCode, `${route}?${query}`).toBe(400);
@@ -197,11 +253,22 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
     // Exactly PostgreSQL's percentile_disc over the same events.
     const { rows } = await sql<{ p50: number; p95: number }>`
       select percentile_disc(0.5) within group (order by latency_ms) as p50, percentile_disc(0.95) within group (order by latency_ms) as p95
-      from audit_events where provider = ${PROVIDER} and (outcome in ('ok', 'not_found') or error_code = 'PROVIDER_ERROR')`.execute(gw.db.db);
+      from audit_events where provider = ${PROVIDER} and (outcome in ('ok', 'not_found') or error_code = 'PROVIDER_ERROR')`.execute(
+      gw.db.db,
+    );
     expect([education.p50Ms, education.p95Ms]).toEqual([Number(rows[0]!.p50), Number(rows[0]!.p95)]);
     // Refused before any provider was asked (sharing none, no grant): not calls. Listed with zeros.
     const publicSecurity = providers.find((p) => p.provider === 'public-security')!;
-    expect(publicSecurity).toMatchObject({ calls: 0, ok: 0, notFound: 0, failed: 0, byCode: {}, p50Ms: null, p95Ms: null, breaker: 'closed' });
+    expect(publicSecurity).toMatchObject({
+      calls: 0,
+      ok: 0,
+      notFound: 0,
+      failed: 0,
+      byCode: {},
+      p50Ms: null,
+      p95Ms: null,
+      breaker: 'closed',
+    });
   });
 
   it('publishes cases and the one-trip rate without a token, withholding counts under 5, cached', async () => {
@@ -219,7 +286,15 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
     // Two more MISSING cases make five: still the cached answer (PUBLIC_REPORT_CACHE_SECONDS).
     const person = gw.subjects.find((s) => s.kind === 'person')!;
     for (const caseId of ['RPT-M1', 'RPT-M2']) {
-      expect((await post(gw, '/v1/cases', await tokenFor('civil-affairs-window'), { procedure: MISSING, applicant: { kind: 'person', id: person.id }, caseId })).statusCode).toBe(201);
+      expect(
+        (
+          await post(gw, '/v1/cases', await tokenFor('civil-affairs-window'), {
+            procedure: MISSING,
+            applicant: { kind: 'person', id: person.id },
+            caseId,
+          })
+        ).statusCode,
+      ).toBe(201);
     }
     const again = await get('/v1/public/once-only', null, '10.1.0.2');
     expect(again.json()).toEqual(report);
@@ -249,9 +324,14 @@ describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
     expect(value(`onetrip_cases_total{procedure="${MIXED}",consumer="housing-fund",one_trip="false"}`)).toBe(3);
     expect(value(`onetrip_case_materials_total{procedure="${MIXED}",consumer="housing-fund",status="fetched",reason="none"}`)).toBe(3);
     for (const reason of ['not_held', 'provider_failed', 'not_shared', 'invalid_subject', 'not_granted']) {
-      expect(value(`onetrip_case_materials_total{procedure="${MIXED}",consumer="housing-fund",status="to_submit",reason="${reason}"}`), reason).toBe(3);
+      expect(
+        value(`onetrip_case_materials_total{procedure="${MIXED}",consumer="housing-fund",status="to_submit",reason="${reason}"}`),
+        reason,
+      ).toBe(3);
     }
-    expect(value(`onetrip_case_materials_total{procedure="${MISSING}",consumer="civil-affairs",status="to_submit",reason="not_held"}`)).toBe(5);
+    expect(
+      value(`onetrip_case_materials_total{procedure="${MISSING}",consumer="civil-affairs",status="to_submit",reason="not_held"}`),
+    ).toBe(5);
     expect(value(`onetrip_provider_calls_total{provider="${PROVIDER}",outcome="ok"}`)).toBe(10);
     expect(value(`onetrip_provider_calls_total{provider="${PROVIDER}",outcome="not_found"}`)).toBe(8);
     expect(value(`onetrip_provider_calls_total{provider="${PROVIDER}",outcome="provider_error"}`)).toBe(3);
@@ -285,11 +365,18 @@ describe.each(DATABASE_KINDS)('provider circuits in reports and metrics on %s', 
     const token = await gw.token('housing-fund-window');
     const person = gw.subjects.find((s) => s.kind === 'person')!;
     for (const caseId of ['RPT-D1', 'RPT-D2']) {
-      const res = await post(gw, '/v1/cases', token, { procedure: 'rpt-down-procedure', applicant: { kind: 'person', id: person.id }, caseId });
+      const res = await post(gw, '/v1/cases', token, {
+        procedure: 'rpt-down-procedure',
+        applicant: { kind: 'person', id: person.id },
+        caseId,
+      });
       expect(res.json().materials[0].reason).toBe('provider_failed');
     }
     expect(down.hits).toBe(1);
-    const report = await gw.app.inject({ url: '/v1/reports/providers', headers: { authorization: `Bearer ${await gw.token('audit-office')}` } });
+    const report = await gw.app.inject({
+      url: '/v1/reports/providers',
+      headers: { authorization: `Bearer ${await gw.token('audit-office')}` },
+    });
     expect(report.json().providers.find((p: { provider: string }) => p.provider === 'taxation')).toMatchObject({
       calls: 2,
       failed: 2,

@@ -6,7 +6,12 @@ import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helper
 
 let seq = 0;
 /** One case.material (or other) event row, inserted straight into the parent table. */
-function material(requestId: string, outcome: string, reason: string | null, extra: { action?: string; type?: string | null; time?: string } = {}) {
+function material(
+  requestId: string,
+  outcome: string,
+  reason: string | null,
+  extra: { action?: string; type?: string | null; time?: string } = {},
+) {
   seq += 1;
   return sql`(${seq}, gen_random_uuid(), ${extra.time ?? new Date().toISOString()}::timestamptz, ${requestId}, 'housing-fund', ${extra.action ?? 'case.material'},
     ${extra.type === undefined ? 'household-registration' : extra.type}, 'housing-fund-withdrawal', 'HF-1', '[]'::jsonb, ${outcome}, 0,
@@ -30,7 +35,11 @@ describe.each(DATABASE_KINDS)('report_cases rollup on %s', (kind) => {
   afterAll(async () => db?.dispose());
 
   it('adds up a case whose materials land in different batches, and skips what is not a case', async () => {
-    await insert(db.db, [material('r-split', 'ok', null), material('r-split', 'not_found', 'not_held'), material('r-other', 'ok', null, { action: 'lookup' })]);
+    await insert(db.db, [
+      material('r-split', 'ok', null),
+      material('r-split', 'not_found', 'not_held'),
+      material('r-other', 'ok', null, { action: 'lookup' }),
+    ]);
     await insert(db.db, [material('r-split', 'denied', 'not_granted'), material('r-split', 'not_found', 'not_held')]);
     // A whole-request refusal (no type) and an event without a recorded reason.
     await insert(db.db, [material('r-refused', 'denied', null, { type: null }), material('r-old', 'error', null)]);
@@ -55,7 +64,13 @@ describe.each(DATABASE_KINDS)('report_cases rollup on %s', (kind) => {
     await insert(db.db, [material('r-before', 'ok', null), material('r-before', 'not_found', 'not_held')]);
     await up(db.db);
     const rows = await cases(db.db);
-    expect(rows.find((r) => r.request_id === 'r-before')).toEqual({ request_id: 'r-before', materials: 2, fetched: 1, to_submit: 1, reasons: { not_held: 1 } });
+    expect(rows.find((r) => r.request_id === 'r-before')).toEqual({
+      request_id: 'r-before',
+      materials: 2,
+      fetched: 1,
+      to_submit: 1,
+      reasons: { not_held: 1 },
+    });
     // The re-inserted events are in the trail now, so a rebuild counts them: the rollup is the trail's.
     expect(rows.find((r) => r.request_id === 'r-split')).toMatchObject({ materials: 5 });
     await insert(db.db, [material('r-after', 'ok', null)]);

@@ -3,8 +3,42 @@ import { describe, expect, it } from 'vitest';
 import { generateResidentId, residentIdCheckChar, validateResidentId } from '../../src/subjects/resident-id.js';
 
 const NOW = new Date('2025-06-30T12:00:00Z');
-const PROVINCES = ['11', '12', '13', '14', '15', '21', '22', '23', '31', '32', '33', '34', '35', '36', '37',
-  '41', '42', '43', '44', '45', '46', '50', '51', '52', '53', '54', '61', '62', '63', '64', '65', '71', '81', '82'];
+const PROVINCES = [
+  '11',
+  '12',
+  '13',
+  '14',
+  '15',
+  '21',
+  '22',
+  '23',
+  '31',
+  '32',
+  '33',
+  '34',
+  '35',
+  '36',
+  '37',
+  '41',
+  '42',
+  '43',
+  '44',
+  '45',
+  '46',
+  '50',
+  '51',
+  '52',
+  '53',
+  '54',
+  '61',
+  '62',
+  '63',
+  '64',
+  '65',
+  '71',
+  '81',
+  '82',
+];
 
 function reasonOf(id: string, now = NOW): string {
   const result = validateResidentId(id, now);
@@ -87,7 +121,11 @@ describe('validateResidentId', () => {
   });
 
   it('property: changing any single character of a valid id makes it fail', () => {
-    const edit = fc.record({ id: residentIdArb, position: fc.integer({ min: 0, max: 17 }), replacement: fc.constantFrom(...'0123456789X') });
+    const edit = fc.record({
+      id: residentIdArb,
+      position: fc.integer({ min: 0, max: 17 }),
+      replacement: fc.constantFrom(...'0123456789X'),
+    });
     fc.assert(
       fc.property(edit, ({ id, position, replacement }) => {
         fc.pre(id.charAt(position) !== replacement);

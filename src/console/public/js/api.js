@@ -40,7 +40,12 @@ async function send(url, init) {
 /** The JWT's claims (for display and the console's mode only: the gateway checks the signature). */
 function claimsOf(jwt) {
   const part = jwt.split('.')[1] || '';
-  const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+  const json = atob(
+    part
+      .replace(/-/g, '+')
+      .replace(/_/g, '/')
+      .padEnd(Math.ceil(part.length / 4) * 4, '='),
+  );
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
 }
 

@@ -9,7 +9,31 @@ import { loadCharts, resetCharts } from './charts.js';
 const PAGE_SIZE = 25;
 const TEXT_FILTERS = ['consumer', 'provider', 'type', 'purpose', 'caseId', 'officer', 'outcome', 'action'];
 /** The detail dialog shows every member of an event, in the order of the contract. */
-const EVENT_MEMBERS = ['seq', 'id', 'time', 'requestId', 'consumer', 'clientId', 'officer', 'action', 'type', 'provider', 'subjectKind', 'subjectMasked', 'subjectHmac', 'purpose', 'caseId', 'fields', 'outcome', 'errorCode', 'latencyMs', 'recordDigest', 'detail', 'prevHash', 'hash'];
+const EVENT_MEMBERS = [
+  'seq',
+  'id',
+  'time',
+  'requestId',
+  'consumer',
+  'clientId',
+  'officer',
+  'action',
+  'type',
+  'provider',
+  'subjectKind',
+  'subjectMasked',
+  'subjectHmac',
+  'purpose',
+  'caseId',
+  'fields',
+  'outcome',
+  'errorCode',
+  'latencyMs',
+  'recordDigest',
+  'detail',
+  'prevHash',
+  'hash',
+];
 
 let trail = null; // {filters, cursors, index, events, nextCursor, error}
 let verified = null; // the last verify answer or error
@@ -28,7 +52,9 @@ function filtersFrom(form) {
 async function loadPage(index) {
   const cursor = trail.cursors[index];
   try {
-    const page = await callJson('POST', '/v1/audit/search', { body: { ...trail.filters, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } });
+    const page = await callJson('POST', '/v1/audit/search', {
+      body: { ...trail.filters, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) },
+    });
     trail.index = index;
     trail.events = page.events;
     trail.nextCursor = page.nextCursor;
@@ -56,9 +82,15 @@ function renderTrail() {
     e.purpose ?? '',
     h('span', { class: 'mono' }, e.caseId ?? ''),
     outcomeBadge(e.outcome),
-    h('button', { type: 'button', class: 'ghost', 'aria-label': t('detail.openLabel', { seq: e.seq }), onclick: () => openDetail(e) }, t('detail.open')),
+    h(
+      'button',
+      { type: 'button', class: 'ghost', 'aria-label': t('detail.openLabel', { seq: e.seq }), onclick: () => openDetail(e) },
+      t('detail.open'),
+    ),
   ]);
-  const headers = ['seq', 'time', 'action', 'consumer', 'type', 'subject', 'purpose', 'caseId', 'outcome', 'detail'].map((c) => t(`col.${c}`));
+  const headers = ['seq', 'time', 'action', 'consumer', 'type', 'subject', 'purpose', 'caseId', 'outcome', 'detail'].map((c) =>
+    t(`col.${c}`),
+  );
   clear(
     box,
     rows.length === 0 ? h('p', { class: 'notice' }, t('trail.empty')) : table(t('trail.caption'), headers, rows, { id: 'trail-table' }),
@@ -82,7 +114,14 @@ function openDetail(event) {
   const mono = new Set(['id', 'requestId', 'subjectHmac', 'recordDigest', 'prevHash', 'hash', 'detail']);
   clear(
     $('#detail-body'),
-    h('dl', { class: 'detail' }, EVENT_MEMBERS.flatMap((name) => [h('dt', {}, name === 'fields' ? `${name} (${t('detail.fields')})` : name), h('dd', { class: mono.has(name) ? 'mono' : undefined, dataset: { member: name } }, value(name))])),
+    h(
+      'dl',
+      { class: 'detail' },
+      EVENT_MEMBERS.flatMap((name) => [
+        h('dt', {}, name === 'fields' ? `${name} (${t('detail.fields')})` : name),
+        h('dd', { class: mono.has(name) ? 'mono' : undefined, dataset: { member: name } }, value(name)),
+      ]),
+    ),
   );
   dialog.showModal();
 }
@@ -133,10 +172,23 @@ function renderVerify() {
       v.anchor ? pair(t('verify.anchor'), `#${v.anchor.seq} ${v.anchor.hash}`, true) : [],
       v.firstBrokenSeq ? pair(t('verify.firstBroken'), v.firstBrokenSeq) : [],
       v.reason ? pair(t('verify.reason'), v.reason) : [],
-      pair(t('verify.checkpoint'), checkpoint ? `#${checkpoint.seq} ${checkpoint.hash} (${formatTime(checkpoint.time)})` : t('verify.noCheckpoint'), Boolean(checkpoint)),
+      pair(
+        t('verify.checkpoint'),
+        checkpoint ? `#${checkpoint.seq} ${checkpoint.hash} (${formatTime(checkpoint.time)})` : t('verify.noCheckpoint'),
+        Boolean(checkpoint),
+      ),
     ),
     verified.checkpoints
-      ? h('div', { class: 'actions' }, h('button', { type: 'button', id: 'checkpoints-download', onclick: () => void downloadCheckpoints() }, t('verify.downloadCheckpoints')), h('span', { class: 'hint' }, t('verify.checkpointsHint')))
+      ? h(
+          'div',
+          { class: 'actions' },
+          h(
+            'button',
+            { type: 'button', id: 'checkpoints-download', onclick: () => void downloadCheckpoints() },
+            t('verify.downloadCheckpoints'),
+          ),
+          h('span', { class: 'hint' }, t('verify.checkpointsHint')),
+        )
       : null,
   );
 }
@@ -164,12 +216,20 @@ async function downloadCheckpoints() {
     const lines = [];
     let after = 0;
     for (let page = 0; page < CHECKPOINT_PAGES; page += 1) {
-      const { checkpoints } = await callJson('GET', '/v1/audit/checkpoints', { query: { after: String(after), limit: String(CHECKPOINT_PAGE) } });
+      const { checkpoints } = await callJson('GET', '/v1/audit/checkpoints', {
+        query: { after: String(after), limit: String(CHECKPOINT_PAGE) },
+      });
       for (const c of checkpoints) lines.push(JSON.stringify(c));
       if (checkpoints.length < CHECKPOINT_PAGE) break;
       after = checkpoints[checkpoints.length - 1].seq;
     }
-    saveBlob(new Blob(lines.map((l) => `${l}\n`), { type: 'application/x-ndjson' }), 'checkpoints.ndjson');
+    saveBlob(
+      new Blob(
+        lines.map((l) => `${l}\n`),
+        { type: 'application/x-ndjson' },
+      ),
+      'checkpoints.ndjson',
+    );
   } catch (err) {
     announce(problemText(err, t('error.network')));
   }
@@ -213,7 +273,8 @@ $('#page-newer').addEventListener('click', () => void loadPage(Math.max(0, trail
 $('#page-older').addEventListener('click', () => void loadPage(trail.index + 1));
 $('#export').addEventListener('click', () => void exportCurrent());
 $('#verify').addEventListener('click', () => void verify());
-for (const button of document.querySelectorAll('#auditor .tabs button')) button.addEventListener('click', () => selectTab(button.dataset.tab));
+for (const button of document.querySelectorAll('#auditor .tabs button'))
+  button.addEventListener('click', () => selectTab(button.dataset.tab));
 onLanguageChange(() => {
   if (!active) return;
   renderTrail();

@@ -46,7 +46,9 @@ async function loadActivity() {
   let scanned = 0;
   let truncated = false;
   for (let page = 0; page < MAX_PAGES; page += 1) {
-    const answer = await callJson('POST', '/v1/audit/search', { body: { from: from.toISOString(), limit: PAGE, ...(cursor ? { cursor } : {}) } });
+    const answer = await callJson('POST', '/v1/audit/search', {
+      body: { from: from.toISOString(), limit: PAGE, ...(cursor ? { cursor } : {}) },
+    });
     for (const e of answer.events) {
       scanned += 1;
       if (!DATA_ACTIONS.has(e.action)) continue;
@@ -73,7 +75,13 @@ async function loadReport(path, query) {
 
 function chart(el, option) {
   const instance = window.echarts.init(el, null, { renderer: 'canvas' });
-  instance.setOption({ aria: { enabled: true }, animation: false, tooltip: { trigger: 'axis' }, grid: { left: 48, right: 16, top: 48, bottom: 32 }, ...option });
+  instance.setOption({
+    aria: { enabled: true },
+    animation: false,
+    tooltip: { trigger: 'axis' },
+    grid: { left: 48, right: 16, top: 48, bottom: 32 },
+    ...option,
+  });
   charts.push(instance);
   return instance;
 }
@@ -83,14 +91,23 @@ function stacked(el, days, series, name) {
     legend: { type: 'scroll', top: 0 },
     xAxis: { type: 'category', data: days.map((d) => d.slice(5)) },
     yAxis: { type: 'value', minInterval: 1, name },
-    series: [...series.entries()].map(([key, perDay]) => ({ name: key, type: 'bar', stack: 'all', data: days.map((d) => perDay.get(d) ?? 0) })),
+    series: [...series.entries()].map(([key, perDay]) => ({
+      name: key,
+      type: 'bar',
+      stack: 'all',
+      data: days.map((d) => perDay.get(d) ?? 0),
+    })),
   });
 }
 
 function renderActivity() {
   const a = data.activity;
   const none = a.byDept.size === 0;
-  $('#activity-intro').textContent = [t('charts.activityIntro', { days: DAYS, max: PAGE * MAX_PAGES }), a.truncated ? t('charts.truncated', { n: a.scanned }) : '', none ? t('charts.empty') : ''].join(' ');
+  $('#activity-intro').textContent = [
+    t('charts.activityIntro', { days: DAYS, max: PAGE * MAX_PAGES }),
+    a.truncated ? t('charts.truncated', { n: a.scanned }) : '',
+    none ? t('charts.empty') : '',
+  ].join(' ');
   const outcomes = new Map([...a.byOutcome].map(([k, v]) => [label('outcome', k), v]));
   stacked($('#chart-dept'), a.days, a.byDept, t('col.count'));
   stacked($('#chart-outcome'), a.days, outcomes, t('col.count'));
@@ -107,15 +124,33 @@ function renderOnceOnly() {
   const rateEl = h('div', { class: 'chart short', role: 'img' });
   const reasonsEl = h('div', { class: 'chart short', role: 'img' });
   const reasons = new Map();
-  for (const p of r.procedures) for (const [reason, n] of Object.entries(p.toSubmitByReason ?? {})) reasons.set(label('reason', reason), (reasons.get(label('reason', reason)) ?? 0) + n);
+  for (const p of r.procedures)
+    for (const [reason, n] of Object.entries(p.toSubmitByReason ?? {}))
+      reasons.set(label('reason', reason), (reasons.get(label('reason', reason)) ?? 0) + n);
   clear(
     box,
-    h('p', {}, `${t('charts.oneTripRate')}: ${percent(r.totals.oneTripCases, r.totals.cases)}% (${r.totals.oneTripCases}/${r.totals.cases})`),
-    h('div', { class: 'chart-pair' }, h('div', {}, h('h4', {}, t('charts.oneTripRate')), rateEl), h('div', {}, h('h4', {}, t('charts.toSubmitReasons')), reasonsEl)),
+    h(
+      'p',
+      {},
+      `${t('charts.oneTripRate')}: ${percent(r.totals.oneTripCases, r.totals.cases)}% (${r.totals.oneTripCases}/${r.totals.cases})`,
+    ),
+    h(
+      'div',
+      { class: 'chart-pair' },
+      h('div', {}, h('h4', {}, t('charts.oneTripRate')), rateEl),
+      h('div', {}, h('h4', {}, t('charts.toSubmitReasons')), reasonsEl),
+    ),
     table(
       t('charts.onceOnly'),
       [t('col.procedure'), t('col.cases'), t('col.rate'), t('charts.toSubmitReasons')],
-      r.procedures.map((p) => [p.title || p.procedure, p.cases, `${percent(p.oneTripCases, p.cases)}%`, Object.entries(p.toSubmitByReason ?? {}).map(([k, n]) => `${label('reason', k)}: ${n}`).join(', ')]),
+      r.procedures.map((p) => [
+        p.title || p.procedure,
+        p.cases,
+        `${percent(p.oneTripCases, p.cases)}%`,
+        Object.entries(p.toSubmitByReason ?? {})
+          .map(([k, n]) => `${label('reason', k)}: ${n}`)
+          .join(', '),
+      ]),
     ),
   );
   chart(rateEl, {
@@ -143,7 +178,16 @@ function renderProviders() {
     table(
       t('charts.providers'),
       ['provider', 'calls', 'ok', 'notFound', 'failed', 'p50', 'p95', 'breaker'].map((c) => t(`col.${c}`)),
-      r.providers.map((p) => [p.provider, p.calls, p.ok, p.notFound, p.failed, p.p50Ms ?? '—', p.p95Ms ?? '—', h('span', { class: `badge ${p.breaker === 'closed' ? 'ok' : 'bad'}` }, p.breaker)]),
+      r.providers.map((p) => [
+        p.provider,
+        p.calls,
+        p.ok,
+        p.notFound,
+        p.failed,
+        p.p50Ms ?? '—',
+        p.p95Ms ?? '—',
+        h('span', { class: `badge ${p.breaker === 'closed' ? 'ok' : 'bad'}` }, p.breaker),
+      ]),
     ),
   );
   const names = r.providers.map((p) => p.provider);
@@ -151,7 +195,12 @@ function renderProviders() {
     legend: { top: 0 },
     xAxis: { type: 'category', data: names },
     yAxis: { type: 'value', minInterval: 1 },
-    series: ['ok', 'notFound', 'failed'].map((k) => ({ name: t(`col.${k}`), type: 'bar', stack: 'calls', data: r.providers.map((p) => p[k]) })),
+    series: ['ok', 'notFound', 'failed'].map((k) => ({
+      name: t(`col.${k}`),
+      type: 'bar',
+      stack: 'calls',
+      data: r.providers.map((p) => p[k]),
+    })),
   });
 }
 
@@ -182,7 +231,12 @@ export async function loadCharts(force) {
     const to = new Date();
     const from = new Date(to.getTime() - 30 * 86_400_000);
     const query = { from: from.toISOString(), to: to.toISOString() };
-    const [, activity, onceOnly, providers] = await Promise.all([loadEcharts(), loadActivity(), loadReport('/v1/reports/once-only', query), loadReport('/v1/reports/providers', query)]);
+    const [, activity, onceOnly, providers] = await Promise.all([
+      loadEcharts(),
+      loadActivity(),
+      loadReport('/v1/reports/once-only', query),
+      loadReport('/v1/reports/providers', query),
+    ]);
     data = { activity, onceOnly, providers };
     renderAll();
   } catch (err) {

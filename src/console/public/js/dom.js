@@ -34,8 +34,26 @@ export function table(caption, headers, rows, attrs = {}) {
       'table',
       attrs,
       h('caption', {}, caption),
-      h('thead', {}, h('tr', {}, headers.map((text) => h('th', { scope: 'col' }, text)))),
-      h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((c) => h('td', {}, c))))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          headers.map((text) => h('th', { scope: 'col' }, text)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        rows.map((cells) =>
+          h(
+            'tr',
+            {},
+            cells.map((c) => h('td', {}, c)),
+          ),
+        ),
+      ),
     ),
   );
 }

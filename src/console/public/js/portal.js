@@ -10,11 +10,23 @@ let view = null; // {subject, masked, accesses, nextCursor, consents, objections
 const deptName = (name, code) => (name ? name[language() === 'en' ? 'en' : 'zh'] || name.zh : code) || t('portal.unknownDept');
 
 function accessItem(a) {
-  const vars = { who: deptName(a.consumerName, a.consumer), action: label('action', a.action), what: a.typeTitle || a.type || '—', procedure: a.procedureTitle || a.purpose || '—', caseId: a.caseId };
+  const vars = {
+    who: deptName(a.consumerName, a.consumer),
+    action: label('action', a.action),
+    what: a.typeTitle || a.type || '—',
+    procedure: a.procedureTitle || a.purpose || '—',
+    caseId: a.caseId,
+  };
   return h(
     'li',
     {},
-    h('p', { class: 'when' }, formatTime(a.time), ' · ', h('span', { class: `badge ${a.outcome === 'ok' ? 'ok' : 'bad'}` }, label('outcome', a.outcome))),
+    h(
+      'p',
+      { class: 'when' },
+      formatTime(a.time),
+      ' · ',
+      h('span', { class: `badge ${a.outcome === 'ok' ? 'ok' : 'bad'}` }, label('outcome', a.outcome)),
+    ),
     h('p', { class: 'what' }, t(a.caseId ? 'portal.sentence' : 'portal.sentenceNoCase', vars)),
     a.fields.length ? h('p', { class: 'extra' }, t('portal.fieldsReleased', { fields: a.fields.join(', ') })) : null,
     a.officer ? h('p', { class: 'extra' }, t('portal.officer', { officer: a.officer })) : null,
@@ -33,8 +45,12 @@ async function loadAccesses(more) {
 async function loadOptional() {
   const subject = view.subject;
   const [consents, objections] = await Promise.all([
-    offers('POST', '/v1/portal/consents/search').then((yes) => (yes ? callJson('POST', '/v1/portal/consents/search', { body: { subject } }).then((r) => r.consents, ignore404) : null)),
-    offers('POST', '/v1/portal/objections/search').then((yes) => (yes ? callJson('POST', '/v1/portal/objections/search', { body: { subject } }).then((r) => r.objections, ignore404) : null)),
+    offers('POST', '/v1/portal/consents/search').then((yes) =>
+      yes ? callJson('POST', '/v1/portal/consents/search', { body: { subject } }).then((r) => r.consents, ignore404) : null,
+    ),
+    offers('POST', '/v1/portal/objections/search').then((yes) =>
+      yes ? callJson('POST', '/v1/portal/objections/search', { body: { subject } }).then((r) => r.objections, ignore404) : null,
+    ),
   ]);
   view.consents = consents;
   view.objections = objections;
@@ -65,7 +81,9 @@ async function decide(consentId, decision) {
 async function fileObjection(form) {
   const values = formValues(form);
   await run(async () => {
-    await callJson('POST', '/v1/portal/objections', { body: { subject: view.subject, type: values.type, ...(values.field ? { field: values.field } : {}), statement: values.statement } });
+    await callJson('POST', '/v1/portal/objections', {
+      body: { subject: view.subject, type: values.type, ...(values.field ? { field: values.field } : {}), statement: values.statement },
+    });
     view.notice = t('portal.objFiled');
     await loadOptional();
   });
@@ -80,15 +98,34 @@ function consentsPanel() {
     h('h3', { id: 'consents-h' }, t('portal.consents')),
     pending.length === 0
       ? h('p', { class: 'notice' }, t('portal.noConsents'))
-      : h('ol', { class: 'accesses' }, pending.map((c) => h(
-          'li',
-          {},
-          h('p', { class: 'what' }, t('portal.consentLine', { dept: deptName(c.consumerName ?? c.departmentName, c.consumer ?? c.department), what: c.typeTitle || c.type, procedure: c.procedureTitle || c.purpose, caseId: c.caseId, expires: formatTime(c.expiresAt) })),
-          h('p', { class: 'extra' }, (c.fields ?? []).join(', ')),
-          h('div', { class: 'actions' },
-            h('button', { type: 'button', class: 'primary', onclick: () => void decide(c.consentId, 'approve') }, t('portal.approve')),
-            h('button', { type: 'button', onclick: () => void decide(c.consentId, 'deny') }, t('portal.deny'))),
-        ))),
+      : h(
+          'ol',
+          { class: 'accesses' },
+          pending.map((c) =>
+            h(
+              'li',
+              {},
+              h(
+                'p',
+                { class: 'what' },
+                t('portal.consentLine', {
+                  dept: deptName(c.consumerName ?? c.departmentName, c.consumer ?? c.department),
+                  what: c.typeTitle || c.type,
+                  procedure: c.procedureTitle || c.purpose,
+                  caseId: c.caseId,
+                  expires: formatTime(c.expiresAt),
+                }),
+              ),
+              h('p', { class: 'extra' }, (c.fields ?? []).join(', ')),
+              h(
+                'div',
+                { class: 'actions' },
+                h('button', { type: 'button', class: 'primary', onclick: () => void decide(c.consentId, 'approve') }, t('portal.approve')),
+                h('button', { type: 'button', onclick: () => void decide(c.consentId, 'deny') }, t('portal.deny')),
+              ),
+            ),
+          ),
+        ),
   );
 }
 
@@ -97,11 +134,31 @@ function objectionsPanel() {
   const types = [...new Set(view.accesses.map((a) => a.type).filter(Boolean))];
   const form = h(
     'form',
-    { method: 'post', autocomplete: 'off', onsubmit: (e) => { e.preventDefault(); void fileObjection(e.currentTarget); } },
+    {
+      method: 'post',
+      autocomplete: 'off',
+      onsubmit: (e) => {
+        e.preventDefault();
+        void fileObjection(e.currentTarget);
+      },
+    },
     h('h4', {}, t('portal.fileObjection')),
-    h('div', { class: 'grid' },
-      h('div', {}, h('label', { for: 'o-type' }, t('portal.objType')), h('input', { id: 'o-type', name: 'type', required: true, list: 'o-types', spellcheck: 'false' }), h('datalist', { id: 'o-types' }, types.map((v) => h('option', { value: v })))),
-      h('div', {}, h('label', { for: 'o-field' }, t('portal.objField')), h('input', { id: 'o-field', name: 'field', spellcheck: 'false' }))),
+    h(
+      'div',
+      { class: 'grid' },
+      h(
+        'div',
+        {},
+        h('label', { for: 'o-type' }, t('portal.objType')),
+        h('input', { id: 'o-type', name: 'type', required: true, list: 'o-types', spellcheck: 'false' }),
+        h(
+          'datalist',
+          { id: 'o-types' },
+          types.map((v) => h('option', { value: v })),
+        ),
+      ),
+      h('div', {}, h('label', { for: 'o-field' }, t('portal.objField')), h('input', { id: 'o-field', name: 'field', spellcheck: 'false' })),
+    ),
     h('label', { for: 'o-statement' }, t('portal.objStatement')),
     h('textarea', { id: 'o-statement', name: 'statement', required: true, maxlength: '2000' }),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('portal.objSubmit'))),
@@ -112,10 +169,28 @@ function objectionsPanel() {
     h('h3', { id: 'objections-h' }, t('portal.objections')),
     view.objections.length === 0
       ? h('p', { class: 'notice' }, t('portal.noObjections'))
-      : h('ol', { class: 'accesses' }, view.objections.map((o) => h('li', {},
-          h('p', { class: 'when' }, formatTime(o.createdAt)),
-          h('p', { class: 'what' }, t('portal.objLine', { type: o.type, field: o.field ? ` / ${o.field}` : '', statement: o.statement, status: label('status', o.status) })),
-          o.response ? h('p', { class: 'extra' }, o.response) : null))),
+      : h(
+          'ol',
+          { class: 'accesses' },
+          view.objections.map((o) =>
+            h(
+              'li',
+              {},
+              h('p', { class: 'when' }, formatTime(o.createdAt)),
+              h(
+                'p',
+                { class: 'what' },
+                t('portal.objLine', {
+                  type: o.type,
+                  field: o.field ? ` / ${o.field}` : '',
+                  statement: o.statement,
+                  status: label('status', o.status),
+                }),
+              ),
+              o.response ? h('p', { class: 'extra' }, o.response) : null,
+            ),
+          ),
+        ),
     form,
   );
 }
@@ -127,13 +202,17 @@ function render() {
   if (view.error) parts.push(h('p', { class: 'error', role: 'alert' }, problemText(view.error, t('error.network'))));
   if (view.notice) parts.push(h('p', { class: 'status' }, view.notice));
   if (view.masked) {
-    parts.push(h(
-      'section',
-      { class: 'card', 'aria-labelledby': 'accesses-h' },
-      h('h3', { id: 'accesses-h' }, t('portal.accesses', { subject: view.masked })),
-      view.accesses.length === 0 ? h('p', { class: 'notice' }, t('portal.none')) : h('ol', { class: 'accesses', id: 'accesses' }, view.accesses.map(accessItem)),
-      view.nextCursor ? h('button', { type: 'button', onclick: () => void run(() => loadAccesses(true)) }, t('portal.more')) : null,
-    ));
+    parts.push(
+      h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'accesses-h' },
+        h('h3', { id: 'accesses-h' }, t('portal.accesses', { subject: view.masked })),
+        view.accesses.length === 0
+          ? h('p', { class: 'notice' }, t('portal.none'))
+          : h('ol', { class: 'accesses', id: 'accesses' }, view.accesses.map(accessItem)),
+        view.nextCursor ? h('button', { type: 'button', onclick: () => void run(() => loadAccesses(true)) }, t('portal.more')) : null,
+      ),
+    );
     parts.push(consentsPanel(), objectionsPanel());
   }
   clear(box, parts);
@@ -154,7 +233,16 @@ export function stopPortal() {
 $('#portal-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const values = formValues(event.currentTarget);
-  view = { subject: { kind: values.kind, id: values.id }, masked: null, accesses: [], nextCursor: null, consents: null, objections: null, error: null, notice: null };
+  view = {
+    subject: { kind: values.kind, id: values.id },
+    masked: null,
+    accesses: [],
+    nextCursor: null,
+    consents: null,
+    objections: null,
+    error: null,
+    notice: null,
+  };
   void run(async () => {
     await loadAccesses(false);
     await loadOptional();
