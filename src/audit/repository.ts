@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Selectable } from 'kysely';
+import { CompiledQuery, sql, type Insertable, type Selectable } from 'kysely';
 import type { DB } from '../db/index.js';
 import type { AuditEventsTable } from '../db/schema.js';
 import type { ChainPoint } from './chain.js';
@@ -24,18 +24,43 @@ export async function insertEvents(trx: DB, events: readonly AuditEvent[], head:
 }
 
 /**
- * The writer's insert, in one statement with the head move: the whole batch as one JSON parameter
- * expanded by PostgreSQL (jsonb_populate_recordset), which parses and plans far less than a VALUES
- * list of 23 parameters per row, and one round trip fewer under a busy event loop. Rows come out as
- * `insertEvents` writes them (a null `detail` may be SQL NULL; both read back as null).
+ * The batch's rows as PostgreSQL reads them from `chainBatch`'s JSON (camelCase members, as they
+ * were hashed; `covert` is implied by discloseAt). One JSON parameter expanded by PostgreSQL
+ * parses and plans far less than a VALUES list of 23 parameters per row.
  */
-export async function appendEvents(trx: DB, events: readonly AuditEvent[], head: ChainPoint): Promise<void> {
-  const rows = events.map((e) => ({ ...toRow(e), fields: e.fields, detail: e.detail }));
-  await sql`
-    with inserted as (
-      insert into audit_events select * from jsonb_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::jsonb) returning 1
-    )
-    update audit_chain_head set seq = ${head.seq}, hash = ${head.hash} where id = 1`.execute(trx);
+const BATCH_ROWS = `
+  insert into audit_events (seq, id, time, request_id, consumer, client_id, officer, action, type, provider, subject_kind,
+    subject_hmac, subject_masked, purpose, case_id, fields, outcome, error_code, latency_ms, record_digest, detail, prev_hash,
+    hash, disclose_at)
+  select r."seq", r."id", r."time", r."requestId", r."consumer", r."clientId", r."officer", r."action", r."type", r."provider",
+    r."subjectKind", r."subjectHmac", r."subjectMasked", r."purpose", r."caseId", r."fields", r."outcome", r."errorCode",
+    r."latencyMs", r."recordDigest", r."detail", r."prevHash", r."hash", r."discloseAt"
+  from jsonb_to_recordset($1::jsonb) as r("seq" bigint, "id" uuid, "time" timestamptz, "requestId" text, "consumer" text,
+    "clientId" text, "officer" text, "action" text, "type" text, "provider" text, "subjectKind" text, "subjectHmac" text,
+    "subjectMasked" text, "purpose" text, "caseId" text, "fields" jsonb, "outcome" text, "errorCode" text, "latencyMs" integer,
+    "recordDigest" text, "detail" jsonb, "prevHash" text, "hash" text, "discloseAt" timestamptz)`;
+
+// The statements' texts are fixed, so they are built once and sent as they are (no query builder per batch).
+const APPEND = `
+  with inserted as (${BATCH_ROWS} returning 1)
+  update audit_chain_head set seq = $2, hash = $3 where id = 1`;
+
+const APPEND_IF_HEAD = `
+  with durable as (select set_config('synchronous_commit', 'on', true) as setting),
+  moved as (
+    update audit_chain_head set seq = $2, hash = $3
+    where id = 1 and seq = $4 and hash = $5 and (select setting from durable) is not null
+    returning 1
+  ),
+  inserted as (${BATCH_ROWS} where exists (select 1 from moved) returning 1)
+  select (select count(*) from moved)::int as moved, (select count(*) from inserted)::int as inserted`;
+
+/**
+ * The writer's insert, in one statement with the head move (one round trip fewer under a busy
+ * event loop). `json` is `chainBatch(…).json`; `head` the chain point after its last event.
+ */
+export async function appendEvents(trx: DB, json: string, head: ChainPoint): Promise<void> {
+  await trx.executeQuery(CompiledQuery.raw(APPEND, [json, head.seq, head.hash]));
 }
 
 /**
@@ -44,22 +69,11 @@ export async function appendEvents(trx: DB, events: readonly AuditEvent[], head:
  * own transaction with synchronous_commit on. False, with nothing written, when the head has moved
  * (another replica wrote first); the writer then chains again under the head lock.
  */
-export async function appendEventsIfHead(db: DB, events: readonly AuditEvent[], expected: ChainPoint, head: ChainPoint): Promise<boolean> {
-  const rows = events.map((e) => ({ ...toRow(e), fields: e.fields, detail: e.detail }));
-  const { rows: result } = await sql<{ moved: number }>`
-    with durable as (select set_config('synchronous_commit', 'on', true) as setting),
-    moved as (
-      update audit_chain_head set seq = ${head.seq}, hash = ${head.hash}
-      where id = 1 and seq = ${expected.seq} and hash = ${expected.hash} and (select setting from durable) is not null
-      returning 1
-    ),
-    inserted as (
-      insert into audit_events
-      select * from jsonb_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::jsonb) where exists (select 1 from moved)
-      returning 1
-    )
-    select (select count(*) from moved)::int as moved, (select count(*) from inserted)::int as inserted`.execute(db);
-  return Number(result[0]?.moved ?? 0) === 1;
+export async function appendEventsIfHead(db: DB, json: string, expected: ChainPoint, head: ChainPoint): Promise<boolean> {
+  const { rows } = await db.executeQuery<{ moved: number }>(
+    CompiledQuery.raw(APPEND_IF_HEAD, [json, head.seq, head.hash, expected.seq, expected.hash]),
+  );
+  return Number(rows[0]?.moved ?? 0) === 1;
 }
 
 /** lockChainHead, also making this transaction's commit synchronous (one round trip for both). */

@@ -1,6 +1,6 @@
 import type { DB } from '../db/index.js';
 import { problem } from '../errors.js';
-import { chainEvents, type ChainPoint } from './chain.js';
+import { chainBatch, type ChainPoint } from './chain.js';
 import type { Checkpointer } from './checkpoints.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
 import { appendEvents, appendEventsIfHead, ensureMonthPartition, lockChainHeadDurably } from './repository.js';
@@ -156,7 +156,7 @@ export class AuditWriter implements AuditSink {
     const started = performance.now();
     try {
       const events = (await this.writeIfHeadExpected(batch)) ?? (await this.writeLocked(batch));
-      events.forEach((event, i) => batch[i]!.resolve(event));
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(events[i]!);
       this.notify({ events: batch.length, ok: true, ms: performance.now() - started });
     } catch (err) {
       this.expected = null;
@@ -176,13 +176,10 @@ export class AuditWriter implements AuditSink {
     const expected = this.expected;
     if (!expected || batch.some((p) => !this.knownMonths.has(p.input.time.slice(0, 7)))) return null;
     if (this.options.checkpoints?.due(expected.seq + batch.length)) return null;
-    const chained = chainEvents(
-      expected,
-      batch.map((p) => p.input),
-    );
-    const last = chained[chained.length - 1]!;
+    const { events, json } = chainBatch(expected, inputsOf(batch));
+    const last = events[events.length - 1]!;
     this.expected = { seq: last.seq, hash: last.hash }; // the next batch may chain on this one at once
-    if (await appendEventsIfHead(this.db, chained, expected, this.expected)) return chained;
+    if (await appendEventsIfHead(this.db, json, expected, this.expected)) return events;
     this.expected = null;
     return null;
   }
@@ -201,14 +198,11 @@ export class AuditWriter implements AuditSink {
         const head = await lockChainHeadDurably(trx);
         locked();
         newMonths = await this.ensurePartitions(trx, batch);
-        const chained = chainEvents(
-          head,
-          batch.map((p) => p.input),
-        );
-        const last = chained[chained.length - 1]!;
-        await appendEvents(trx, chained, { seq: last.seq, hash: last.hash });
+        const { events, json } = chainBatch(head, inputsOf(batch));
+        const last = events[events.length - 1]!;
+        await appendEvents(trx, json, { seq: last.seq, hash: last.hash });
         await this.options.checkpoints?.afterChained(trx, { seq: last.seq, hash: last.hash });
-        return chained;
+        return events;
       });
       // Only a committed partition is known to exist.
       for (const m of newMonths) this.knownMonths.add(m);
@@ -241,4 +235,10 @@ export class AuditWriter implements AuditSink {
     }
     return [...months];
   }
+}
+
+function inputsOf(batch: readonly Pending[]): AuditEventInput[] {
+  const inputs = new Array<AuditEventInput>(batch.length);
+  for (let i = 0; i < batch.length; i++) inputs[i] = batch[i]!.input;
+  return inputs;
 }
