@@ -45,15 +45,16 @@ const APPEND = `
   with inserted as (${BATCH_ROWS} returning 1)
   update audit_chain_head set seq = $2, hash = $3 where id = 1`;
 
+// An INSERT as the statement itself, so its command tag counts the rows and no row set is described
+// or parsed: as many rows as the batch when the head moved, none when it had moved elsewhere.
 const APPEND_IF_HEAD = `
   with durable as (select set_config('synchronous_commit', 'on', true) as setting),
   moved as (
     update audit_chain_head set seq = $2, hash = $3
     where id = 1 and seq = $4 and hash = $5 and (select setting from durable) is not null
     returning 1
-  ),
-  inserted as (${BATCH_ROWS} where exists (select 1 from moved) returning 1)
-  select (select count(*) from moved)::int as moved, (select count(*) from inserted)::int as inserted`;
+  )
+  ${BATCH_ROWS} where exists (select 1 from moved)`;
 
 /**
  * The writer's insert, in one statement with the head move (one round trip fewer under a busy
@@ -69,11 +70,12 @@ export async function appendEvents(trx: DB, json: string, head: ChainPoint): Pro
  * own transaction with synchronous_commit on. False, with nothing written, when the head has moved
  * (another replica wrote first); the writer then chains again under the head lock.
  */
-export async function appendEventsIfHead(db: DB, json: string, expected: ChainPoint, head: ChainPoint): Promise<boolean> {
-  const { rows } = await db.executeQuery<{ moved: number }>(
-    CompiledQuery.raw(APPEND_IF_HEAD, [json, head.seq, head.hash, expected.seq, expected.hash]),
-  );
-  return Number(rows[0]?.moved ?? 0) === 1;
+export async function appendEventsIfHead(db: DB, json: string, count: number, expected: ChainPoint, head: ChainPoint): Promise<boolean> {
+  const result = await db.executeQuery(CompiledQuery.raw(APPEND_IF_HEAD, [json, head.seq, head.hash, expected.seq, expected.hash]));
+  const inserted = Number(result.numAffectedRows ?? -1);
+  if (inserted === count) return true;
+  if (inserted === 0) return false;
+  throw new Error(`audit batch of ${count} events inserted ${inserted} rows`);
 }
 
 /** lockChainHead, also making this transaction's commit synchronous (one round trip for both). */

@@ -179,7 +179,7 @@ export class AuditWriter implements AuditSink {
     const { events, json } = chainBatch(expected, inputsOf(batch));
     const last = events[events.length - 1]!;
     this.expected = { seq: last.seq, hash: last.hash }; // the next batch may chain on this one at once
-    if (await appendEventsIfHead(this.db, json, expected, this.expected)) return events;
+    if (await appendEventsIfHead(this.db, json, events.length, expected, this.expected)) return events;
     this.expected = null;
     return null;
   }
