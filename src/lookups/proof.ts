@@ -1,5 +1,5 @@
 import { createHash, sign } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson as canonicalize } from '../audit/canonical.js';
 import type { SigningKey } from '../keys/keyring.js';
 
 /** base64url SHA-256 of the RFC 8785 canonical JSON of `value`: what a proof binds. */
