@@ -13,9 +13,9 @@ export interface AuditWriterOptions {
   intervalMs: number;
   logger: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /**
-   * Batches committing at once (default 2). The next batch begins its transaction while the one
-   * before commits and waits for the chain-head lock inside PostgreSQL, so a busy event loop does
-   * not leave the database idle between two flushes.
+   * Batches under way at once (default 2). The next batch is formed while the one before commits
+   * and is sent the moment it has, so a busy event loop does not leave the database idle between
+   * two flushes.
    */
   maxInFlight?: number;
   /**
@@ -69,8 +69,14 @@ export class AuditWriter implements AuditSink {
    * head only from the head a batch was chained onto.
    */
   private expected: ChainPoint | null = null;
-  /** Settles once the most recently started batch holds the chain-head lock (or has failed). */
-  private lastLocked: Promise<void> = Promise.resolve();
+  /**
+   * Settles once the most recently formed batch is committed (or has failed). The next batch chains
+   * only then, on the head it left: sent at once on another connection, a batch chained on the
+   * head of one still under way could reach PostgreSQL first, find the head not yet moved and
+   * fail, and every batch chained on a failed one fails in turn (under continuous load most
+   * batches took the locked path after a fast one that failed).
+   */
+  private lastWritten: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly knownMonths = new Set<string>();
   private readonly flushListeners: FlushListener[] = [];
@@ -154,7 +160,11 @@ export class AuditWriter implements AuditSink {
 
   private async write(batch: Pending[]): Promise<void> {
     const started = performance.now();
+    const previous = this.lastWritten;
+    let written!: () => void;
+    this.lastWritten = new Promise<void>((resolve) => (written = resolve));
     try {
+      await previous;
       const events = (await this.writeIfHeadExpected(batch)) ?? (await this.writeLocked(batch));
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(events[i]!);
       this.notify({ events: batch.length, ok: true, ms: performance.now() - started });
@@ -165,6 +175,8 @@ export class AuditWriter implements AuditSink {
       const failure = problem('AUDIT_UNAVAILABLE', 'the audit event could not be made durable; no data was released', { cause: err });
       for (const p of batch) p.reject(failure);
       this.notify({ events: batch.length, ok: false, ms: performance.now() - started });
+    } finally {
+      written();
     }
   }
 
@@ -178,7 +190,7 @@ export class AuditWriter implements AuditSink {
     if (this.options.checkpoints?.due(expected.seq + batch.length)) return null;
     const { events, json } = chainBatch(expected, inputsOf(batch));
     const last = events[events.length - 1]!;
-    this.expected = { seq: last.seq, hash: last.hash }; // the next batch may chain on this one at once
+    this.expected = { seq: last.seq, hash: last.hash };
     if (await appendEventsIfHead(this.db, json, events.length, expected, this.expected)) return events;
     this.expected = null;
     return null;
@@ -187,31 +199,21 @@ export class AuditWriter implements AuditSink {
   /** Safe path: lock the head, create a new month's partition, chain, insert, move the head. */
   private async writeLocked(batch: Pending[]): Promise<AuditEvent[]> {
     let newMonths: string[] = [];
-    // Batches take the head lock in the order they were formed, so seq order is append order.
-    const previousLocked = this.lastLocked;
-    let locked!: () => void;
-    this.lastLocked = new Promise<void>((resolve) => (locked = resolve));
-    try {
-      const events = await this.db.transaction().execute(async (trx) => {
-        await previousLocked;
-        // synchronous_commit on, whatever the server default: COMMIT returns once the WAL is flushed.
-        const head = await lockChainHeadDurably(trx);
-        locked();
-        newMonths = await this.ensurePartitions(trx, batch);
-        const { events, json } = chainBatch(head, inputsOf(batch));
-        const last = events[events.length - 1]!;
-        await appendEvents(trx, json, { seq: last.seq, hash: last.hash });
-        await this.options.checkpoints?.afterChained(trx, { seq: last.seq, hash: last.hash });
-        return events;
-      });
-      // Only a committed partition is known to exist.
-      for (const m of newMonths) this.knownMonths.add(m);
+    const events = await this.db.transaction().execute(async (trx) => {
+      // synchronous_commit on, whatever the server default: COMMIT returns once the WAL is flushed.
+      const head = await lockChainHeadDurably(trx);
+      newMonths = await this.ensurePartitions(trx, batch);
+      const { events, json } = chainBatch(head, inputsOf(batch));
       const last = events[events.length - 1]!;
-      this.expected = { seq: last.seq, hash: last.hash };
+      await appendEvents(trx, json, { seq: last.seq, hash: last.hash });
+      await this.options.checkpoints?.afterChained(trx, { seq: last.seq, hash: last.hash });
       return events;
-    } finally {
-      locked();
-    }
+    });
+    // Only a committed partition is known to exist.
+    for (const m of newMonths) this.knownMonths.add(m);
+    const last = events[events.length - 1]!;
+    this.expected = { seq: last.seq, hash: last.hash };
+    return events;
   }
 
   private notify(info: { events: number; ok: boolean; ms: number }): void {
