@@ -72,7 +72,8 @@ export async function lockChainHeadDurably(trx: DB): Promise<ChainPoint> {
   return { seq: Number(row.seq), hash: row.hash };
 }
 
-function toRow(e: AuditEvent): Insertable<AuditEventsTable> {
+/** The row that stores an event (tests insert forged ones through it, as an attacker with INSERT could). */
+export function toRow(e: AuditEvent): Insertable<AuditEventsTable> {
   return {
     seq: e.seq,
     id: e.id,

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/db.js';
 import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { startRedisReplicas, type RedisReplicas } from '../helpers/replicas.js';
 
 const procedures = (gw: TestGateway, token: string) =>
   gw.app.inject({ url: '/v1/procedures', headers: { authorization: `Bearer ${token}` } });
@@ -54,26 +54,14 @@ describe.each(DATABASE_KINDS)('per-client rate limit on %s', (kind) => {
 });
 
 describe.skipIf(!process.env.REDIS_URL).each(DATABASE_KINDS)('rate limit shared through Redis on %s', (kind) => {
-  const namespace = `onetrip-rl-test-${randomBytes(6).toString('hex')}:`;
-  let first: TestGateway;
-  let second: TestGateway;
-
+  let replicas: RedisReplicas;
   beforeAll(async () => {
-    const env = { RATE_LIMIT_PER_MINUTE: '4', REDIS_URL: process.env.REDIS_URL! };
-    first = await startTestGateway(kind, { env, config: { rateLimitNamespace: namespace } });
-    // A second replica on the same database and the same Redis; the demo is already seeded.
-    second = await startTestGateway(kind, { env, config: { rateLimitNamespace: namespace }, database: first.db, demo: false });
+    replicas = await startRedisReplicas(kind, { RATE_LIMIT_PER_MINUTE: '4' });
   });
-  afterAll(async () => {
-    await second?.close();
-    await first?.close();
-    const redis = new Redis(process.env.REDIS_URL!);
-    const keys = await redis.keys(`${namespace}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  });
+  afterAll(async () => replicas?.close());
 
   it('lets two replicas draw on one quota per client', async () => {
+    const { first, second, namespace } = replicas;
     const token = await first.token('taxation-window');
     const statuses: number[] = [];
     for (const gw of [first, second, first, second, second, first]) statuses.push((await procedures(gw, token)).statusCode);
