@@ -1,4 +1,5 @@
 import { sql, type Selectable } from 'kysely';
+import { eventsAbout } from '../audit/repository.js';
 import { DATA_ACCESS_ACTIONS } from '../audit/tracker.js';
 import type { DB } from '../db/index.js';
 import type { ObjectionsTable } from '../db/schema.js';
@@ -149,12 +150,9 @@ export async function isDisclosedAccess(
   db: DB,
   access: { lookupId: string; subjectHmac: string; type: string; now: Date },
 ): Promise<boolean> {
-  const row = await db
-    .selectFrom('audit_events')
+  const row = await eventsAbout(db, access)
     .select('seq')
-    .where('subject_hmac', '=', access.subjectHmac)
     .where('id', '=', access.lookupId)
-    .where('type', '=', access.type)
     .where('action', 'in', [...DATA_ACCESS_ACTIONS])
     // An undisclosed covert access is not one the person can object to yet (nor learn of here).
     .where((eb) => eb.or([eb('disclose_at', 'is', null), eb('disclose_at', '<=', access.now)]))

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { problem } from '../errors.js';
-import { problems, ref, type ContractApp } from '../openapi.js';
+import { problems, ref, subjectRoute, type ContractApp } from '../openapi.js';
 import { pathParams } from '../registry/admin-shared.js';
 import { parseSubject } from '../subjects/index.js';
 import {
@@ -113,14 +113,7 @@ export default async function objectionRoutes(app: ContractApp) {
 
   app.post(
     '/v1/portal/objections/search',
-    {
-      onRequest: portal,
-      config: { audit: { action: 'objection.search', subject: 'subject' } },
-      schema: {
-        body: ref('ObjectionSearchRequest'),
-        response: { 200: ref('ObjectionSearchResponse'), ...problems(400, 401, 403, 422, 429, 503) },
-      },
-    },
+    subjectRoute(portal, 'objection.search', { body: 'ObjectionSearchRequest', response: 'ObjectionSearchResponse' }),
     async (request) => {
       const parsed = parseSubject(request.body.subject);
       if (!parsed.ok) throw problem('INVALID_SUBJECT_ID', parsed.reason);
