@@ -5,7 +5,7 @@
 import type { AuditAction } from '../../src/audit/event.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/db.js';
-import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { problemOf, requestToken, startTestGateway, type TestGateway } from '../helpers/app.js';
 import { startRedisReplicas, type RedisReplicas } from '../helpers/replicas.js';
 
 const FLOODER = '203.0.113.7';
@@ -35,12 +35,7 @@ describe.each(DATABASE_KINDS)('unauthenticated flood limit on %s', (kind) => {
   it('answers 300 bad-token lookups from one address with 120 audited 401s, then 429s and one summary event', async () => {
     // A department system at the same address got its token before the flood and has used it.
     const window = gw.credentials.find((c) => c.clientId === 'housing-fund-window')!;
-    const issued = await gw.app.inject({
-      method: 'POST',
-      url: '/v1/auth/token',
-      remoteAddress: FLOODER,
-      payload: { grant_type: 'client_credentials', client_id: window.clientId, client_secret: window.clientSecret },
-    });
+    const issued = await requestToken(gw.app, window.clientId, window.clientSecret, FLOODER);
     expect(issued.statusCode).toBe(200);
     const validToken = (issued.json() as { access_token: string }).access_token;
     const use = () => gw.app.inject({ url: '/v1/procedures', remoteAddress: FLOODER, headers: { authorization: `Bearer ${validToken}` } });
@@ -93,12 +88,7 @@ describe.each(DATABASE_KINDS)('unauthenticated flood limit on %s', (kind) => {
     expect(
       (await gw.app.inject({ url: '/v1/procedures', remoteAddress: FLOODER, headers: { authorization: 'Bearer x.y.z' } })).statusCode,
     ).toBe(429);
-    const tokenRequest = await gw.app.inject({
-      method: 'POST',
-      url: '/v1/auth/token',
-      remoteAddress: FLOODER,
-      payload: { grant_type: 'client_credentials', client_id: window.clientId, client_secret: window.clientSecret },
-    });
+    const tokenRequest = await requestToken(gw.app, window.clientId, window.clientSecret, FLOODER);
     expect(tokenRequest.statusCode).toBe(429);
 
     // Probes, keys and the contract are never starved.
