@@ -2,16 +2,15 @@
  * Helpers of bench/audit.ts: a throwaway database, the per-request-commit baseline, the "audit off"
  * writer stub and the synthetic million-event trail.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { chainEvents } from '../src/audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../src/audit/event.js';
 import { ensureMonthPartition, insertEvents, lockChainHead } from '../src/audit/repository.js';
 import type { AuditSink } from '../src/audit/writer.js';
-import { createDatabase, type DatabaseHandle, type DB } from '../src/db/index.js';
-import { migrateToLatest } from '../src/db/migrate.js';
+import type { DatabaseHandle, DB } from '../src/db/index.js';
 import { generateResidentId, maskSubjectId, subjectHmac } from '../src/subjects/index.js';
+import { createThrowawayDatabase } from '../test/helpers/db.js';
 
 export interface BenchDatabase extends DatabaseHandle {
   url: string;
@@ -20,29 +19,7 @@ export interface BenchDatabase extends DatabaseHandle {
 
 /** A fresh, migrated database next to `adminUrl`, dropped by dispose(). */
 export async function createBenchDatabase(adminUrl: string, poolSize = 10): Promise<BenchDatabase> {
-  const name = `onetrip_bench_${randomBytes(5).toString('hex')}`;
-  const admin = async (text: string) => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    try {
-      await c.query(text);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`create database ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const handle = await createDatabase({ url: url.toString(), pgliteDir: null, poolSize });
-  await migrateToLatest(handle.db);
-  return {
-    ...handle,
-    url: url.toString(),
-    dispose: async () => {
-      await handle.close();
-      await admin(`drop database if exists ${name} with (force)`);
-    },
-  };
+  return createThrowawayDatabase(adminUrl, { prefix: 'onetrip_bench_', poolSize });
 }
 
 export function syntheticInput(i: number): AuditEventInput {

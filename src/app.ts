@@ -14,6 +14,8 @@ import opsRoutes from './ops/routes.js';
 import adaptersPlugin from './plugins/adapters.js';
 import auditPlugin from './plugins/audit.js';
 import authPlugin from './plugins/auth.js';
+import keysPlugin from './plugins/keys.js';
+import tokensPlugin from './plugins/tokens.js';
 import dbPlugin from './plugins/db.js';
 import errorsPlugin, { sendProblem } from './plugins/errors.js';
 import inputPlugin, { gatewayFormats } from './plugins/input.js';
@@ -140,7 +142,9 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(inputPlugin);
   await app.register(formbody);
   await app.register(dbPlugin, { database: options.database, migrate: options.migrate ?? true });
+  await app.register(keysPlugin);
   await app.register(authPlugin);
+  await app.register(tokensPlugin);
   await app.register(auditPlugin);
   await app.register(objectionsPlugin);
   await app.register(registryPlugin);

@@ -39,7 +39,7 @@ const COMMANDS: Record<string, Command> = {
         await keyring.load();
         return keyring.rotate(keepDays);
       });
-      // Replicas pick the new key up within a minute (src/plugins/auth.ts).
+      // Replicas pick the new key up within a minute (src/plugins/keys.ts).
       ctx.out(`new signing key ${kid}; retired keys stay published for ${keepDays} days`);
       return 0;
     },

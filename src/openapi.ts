@@ -5,11 +5,13 @@ import { parse } from 'yaml';
 import type {
   FastifyBaseLogger,
   FastifyInstance,
+  onRequestAsyncHookHandler,
   FastifyTypeProvider,
   RawReplyDefaultExpression,
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify';
+import type { AuditAction } from './audit/event.js';
 import type { components } from './client/gateway.js';
 
 /**
@@ -89,4 +91,20 @@ export type ContractApp = FastifyInstance<
 /** Every problem+json response a route can give, referenced for serialisation. */
 export function problems(...statuses: number[]): Record<number, { $ref: string }> {
   return Object.fromEntries(statuses.map((s) => [s, ref('Problem')]));
+}
+
+/**
+ * Options of a POST that answers what concerns one person or enterprise, named by the body's
+ * `subject`: the role check, the audit action (a refusal records the subject) and the schemas.
+ */
+export function subjectRoute<B extends SchemaName, R extends SchemaName>(
+  onRequest: onRequestAsyncHookHandler,
+  action: AuditAction,
+  schemas: { body: B; response: R },
+) {
+  return {
+    onRequest,
+    config: { audit: { action, subject: 'subject' } },
+    schema: { body: ref(schemas.body), response: { 200: ref(schemas.response), ...problems(400, 401, 403, 422, 429, 503) } },
+  };
 }

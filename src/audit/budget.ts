@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
+import { eventsAbout } from './repository.js';
 
 /**
  * How many verifications `consumer` has had answered about one subject and type since `since`
@@ -11,13 +12,10 @@ export async function countAnsweredVerifications(
   db: DB,
   key: { consumer: string; subjectHmac: string; type: string; since: Date },
 ): Promise<number> {
-  const row = await db
-    .selectFrom('audit_events')
+  const row = await eventsAbout(db, key)
     .select(sql<number>`count(*)::int`.as('n'))
-    .where('subject_hmac', '=', key.subjectHmac)
     .where('action', '=', 'verification')
     .where('consumer', '=', key.consumer)
-    .where('type', '=', key.type)
     .where('outcome', 'in', ['ok', 'not_found'])
     .where('time', '>=', key.since)
     .executeTakeFirst();

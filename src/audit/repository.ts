@@ -4,6 +4,11 @@ import type { AuditEventsTable } from '../db/schema.js';
 import type { ChainPoint } from './chain.js';
 import type { AuditEvent } from './event.js';
 
+/** The trail's events about one subject (its HMAC) and type: what other areas ask the trail about. */
+export function eventsAbout(db: DB, about: { subjectHmac: string; type: string }) {
+  return db.selectFrom('audit_events').where('subject_hmac', '=', about.subjectHmac).where('type', '=', about.type);
+}
+
 export async function lockChainHead(trx: DB): Promise<ChainPoint> {
   const row = await trx.selectFrom('audit_chain_head').select(['seq', 'hash']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
   return { seq: Number(row.seq), hash: row.hash };
@@ -88,7 +93,8 @@ export async function lockChainHeadDurably(trx: DB): Promise<ChainPoint> {
   return { seq: Number(row.seq), hash: row.hash };
 }
 
-function toRow(e: AuditEvent): Insertable<AuditEventsTable> {
+/** The row that stores an event (tests insert forged ones through it, as an attacker with INSERT could). */
+export function toRow(e: AuditEvent): Insertable<AuditEventsTable> {
   return {
     seq: e.seq,
     id: e.id,

@@ -1,5 +1,5 @@
 import { problem } from '../errors.js';
-import { problems, ref, type ContractApp, type Schema } from '../openapi.js';
+import { problems, ref, subjectRoute, type ContractApp, type Schema } from '../openapi.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject } from '../subjects/index.js';
 import { listCheckpoints } from './checkpoints.js';
@@ -141,14 +141,7 @@ export default async function auditRoutes(app: ContractApp) {
 
   app.post(
     '/v1/audit/subject-accesses',
-    {
-      onRequest: auditorOrPortal,
-      config: { audit: { action: 'audit.subject-accesses', subject: 'subject' } },
-      schema: {
-        body: ref('SubjectAccessesRequest'),
-        response: { 200: ref('SubjectAccessesResponse'), ...problems(400, 401, 403, 422, 429, 503) },
-      },
-    },
+    subjectRoute(auditorOrPortal, 'audit.subject-accesses', { body: 'SubjectAccessesRequest', response: 'SubjectAccessesResponse' }),
     async (request) => {
       const { subject, from, to, limit, cursor } = request.body;
       const parsed = parseSubject(subject);

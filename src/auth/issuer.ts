@@ -1,4 +1,5 @@
 import type { DB } from '../db/index.js';
+import { readSecret, recordSecretIfAbsent } from '../keys/repository.js';
 
 /** The `gateway_secrets` row that holds the issuer shared by replicas started without PUBLIC_URL. */
 const ISSUER_ROW = 'issuer';
@@ -23,12 +24,7 @@ export async function resolveIssuer(
   if (!options.sharedDatabase) {
     return { issuer: options.publicUrl, source: options.publicUrlConfigured ? 'PUBLIC_URL' : 'listen address' };
   }
-  await db
-    .insertInto('gateway_secrets')
-    .values({ name: ISSUER_ROW, value: options.publicUrl })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .execute();
+  await recordSecretIfAbsent(db, ISSUER_ROW, options.publicUrl);
   if (options.publicUrlConfigured) return { issuer: options.publicUrl, source: 'PUBLIC_URL' };
-  const row = await db.selectFrom('gateway_secrets').select('value').where('name', '=', ISSUER_ROW).executeTakeFirstOrThrow();
-  return { issuer: row.value, source: 'database' };
+  return { issuer: await readSecret(db, ISSUER_ROW), source: 'database' };
 }

@@ -71,15 +71,7 @@ export async function listConsentsOfSubject(db: DB, subjectHmac: string, limit: 
  * in the UPDATE itself, so of two concurrent decisions exactly one wins; undefined for the loser.
  */
 export async function decideConsent(db: DB, consentId: string, decision: 'approved' | 'denied', now: Date): Promise<Consent | undefined> {
-  const r = await db
-    .updateTable('consents')
-    .set({ status: decision, decided_at: now })
-    .where('consent_id', '=', consentId)
-    .where('status', '=', 'pending')
-    .where('expires_at', '>', now)
-    .returningAll()
-    .executeTakeFirst();
-  return r && toConsent(r);
+  return transition(db, consentId, 'pending', { status: decision, decided_at: now }, now);
 }
 
 /**
@@ -87,11 +79,22 @@ export async function decideConsent(db: DB, consentId: string, decision: 'approv
  * one approval, exactly one UPDATE matches (row lock + re-check under READ COMMITTED).
  */
 export async function claimConsent(db: DB, consentId: string, now: Date): Promise<Consent | undefined> {
+  return transition(db, consentId, 'approved', { status: 'used', used_at: now }, now);
+}
+
+/** Moves a consent on from status `from` while it is unexpired at `now`, in one conditional UPDATE. */
+async function transition(
+  db: DB,
+  consentId: string,
+  from: 'pending' | 'approved',
+  set: { status: 'approved' | 'denied'; decided_at: Date } | { status: 'used'; used_at: Date },
+  now: Date,
+): Promise<Consent | undefined> {
   const r = await db
     .updateTable('consents')
-    .set({ status: 'used', used_at: now })
+    .set(set)
     .where('consent_id', '=', consentId)
-    .where('status', '=', 'approved')
+    .where('status', '=', from)
     .where('expires_at', '>', now)
     .returningAll()
     .executeTakeFirst();

@@ -1,5 +1,5 @@
 import { problem } from '../errors.js';
-import { problems, ref, type ContractApp } from '../openapi.js';
+import { problems, ref, subjectRoute, type ContractApp } from '../openapi.js';
 import { pathParams } from '../registry/admin-shared.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject } from '../subjects/index.js';
@@ -43,14 +43,7 @@ export default async function consentRoutes(app: ContractApp) {
 
   app.post(
     '/v1/portal/consents/search',
-    {
-      onRequest: portal,
-      config: { audit: { action: 'consent.search', subject: 'subject' } },
-      schema: {
-        body: ref('PortalConsentSearchRequest'),
-        response: { 200: ref('PortalConsentList'), ...problems(400, 401, 403, 422, 429, 503) },
-      },
-    },
+    subjectRoute(portal, 'consent.search', { body: 'PortalConsentSearchRequest', response: 'PortalConsentList' }),
     async (request) => {
       const { subject } = request.body;
       const parsed = parseSubject(subject);

@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { DB } from '../db/index.js';
+import { insertKey, publishedKeys, retireCurrentKeys } from './repository.js';
 
 /** A gateway signing key (Ed25519). Tokens and proofs are signed with the current one. */
 export interface SigningKey {
@@ -25,10 +26,10 @@ export class KeyRing {
 
   /** Loads the published keys, creating the first one on a fresh database. */
   async load(): Promise<void> {
-    let rows = await this.publishedRows();
+    let rows = await publishedKeys(this.db);
     if (rows.length === 0) {
       await this.insertNewKey();
-      rows = await this.publishedRows();
+      rows = await publishedKeys(this.db);
     }
     this.keys = rows.map(toSigningKey);
   }
@@ -36,11 +37,7 @@ export class KeyRing {
   /** Makes a new key current; the old one is published for `keepPublishedDays` more days. */
   async rotate(keepPublishedDays: number): Promise<string> {
     const expires = new Date(Date.now() + keepPublishedDays * 86_400_000);
-    await this.db
-      .updateTable('gateway_keys')
-      .set({ retired_at: new Date(), expires_at: expires })
-      .where('retired_at', 'is', null)
-      .execute();
+    await retireCurrentKeys(this.db, expires);
     const kid = await this.insertNewKey();
     await this.load();
     return kid;
@@ -60,26 +57,14 @@ export class KeyRing {
     return { keys: this.keys.map((k) => k.publicJwk) };
   }
 
-  private async publishedRows() {
-    return this.db
-      .selectFrom('gateway_keys')
-      .selectAll()
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', new Date())]))
-      .orderBy('created_at', 'desc')
-      .execute();
-  }
-
   private async insertNewKey(): Promise<string> {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const kid = randomUUID();
-    await this.db
-      .insertInto('gateway_keys')
-      .values({
-        kid,
-        private_jwk: JSON.stringify(privateKey.export({ format: 'jwk' })),
-        public_jwk: JSON.stringify(publicKey.export({ format: 'jwk' })),
-      })
-      .execute();
+    await insertKey(this.db, {
+      kid,
+      privateJwk: JSON.stringify(privateKey.export({ format: 'jwk' })),
+      publicJwk: JSON.stringify(publicKey.export({ format: 'jwk' })),
+    });
     return kid;
   }
 }

@@ -1,4 +1,6 @@
 import { sql, type Selectable } from 'kysely';
+import { eventsAbout } from '../audit/repository.js';
+import { DATA_ACCESS_ACTIONS } from '../audit/tracker.js';
 import type { DB } from '../db/index.js';
 import type { ObjectionsTable } from '../db/schema.js';
 
@@ -138,6 +140,22 @@ export async function hasOpenObjection(db: DB, type: string, subjectHmac: string
     .where('type', '=', type)
     .where('subject_hmac', '=', subjectHmac)
     .where('status', '=', 'open')
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Was `lookupId` an access to this subject's record of this type that the subject may see (at `now`)? */
+export async function isDisclosedAccess(
+  db: DB,
+  access: { lookupId: string; subjectHmac: string; type: string; now: Date },
+): Promise<boolean> {
+  const row = await eventsAbout(db, access)
+    .select('seq')
+    .where('id', '=', access.lookupId)
+    .where('action', 'in', [...DATA_ACCESS_ACTIONS])
+    // An undisclosed covert access is not one the person can object to yet (nor learn of here).
+    .where((eb) => eb.or([eb('disclose_at', 'is', null), eb('disclose_at', '<=', access.now)]))
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;

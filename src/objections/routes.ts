@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { DATA_ACCESS_ACTIONS } from '../audit/tracker.js';
 import { problem } from '../errors.js';
-import { problems, ref, type ContractApp } from '../openapi.js';
+import { problems, ref, subjectRoute, type ContractApp } from '../openapi.js';
 import { pathParams } from '../registry/admin-shared.js';
 import { parseSubject } from '../subjects/index.js';
 import {
   findObjection,
   insertObjection,
+  isDisclosedAccess,
   listForSubject,
   listForTypes,
   resolveObjection,
@@ -49,22 +49,6 @@ export default async function objectionRoutes(app: ContractApp) {
     subject: { kind: o.subjectKind, id: app.objections.open(o.objectionId, o.subjectSealed) },
   });
 
-  /** Was `lookupId` an access to this subject's record of this type that the subject may see? */
-  async function isDisclosedAccess(lookupId: string, subjectHmac: string, type: string): Promise<boolean> {
-    const row = await app.db
-      .selectFrom('audit_events')
-      .select('seq')
-      .where('subject_hmac', '=', subjectHmac)
-      .where('id', '=', lookupId)
-      .where('type', '=', type)
-      .where('action', 'in', [...DATA_ACCESS_ACTIONS])
-      // An undisclosed covert access is not one the person can object to yet (nor learn of here).
-      .where((eb) => eb.or([eb('disclose_at', 'is', null), eb('disclose_at', '<=', app.clock())]))
-      .limit(1)
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-
   app.post(
     '/v1/portal/objections',
     {
@@ -83,7 +67,10 @@ export default async function objectionRoutes(app: ContractApp) {
         throw problem('VALIDATION_FAILED', `body/field: ${typeCode} has no field ${field}`);
       }
       const described = app.audit.describeSubject(parsed.subject);
-      if (lookupId !== undefined && !(await isDisclosedAccess(lookupId, described.hmac, type.type))) {
+      if (
+        lookupId !== undefined &&
+        !(await isDisclosedAccess(app.db, { lookupId, subjectHmac: described.hmac, type: type.type, now: app.clock() }))
+      ) {
         throw problem('NOT_FOUND', `no access ${lookupId} to this subject's ${typeCode}`);
       }
       const objection: Objection = {
@@ -126,14 +113,7 @@ export default async function objectionRoutes(app: ContractApp) {
 
   app.post(
     '/v1/portal/objections/search',
-    {
-      onRequest: portal,
-      config: { audit: { action: 'objection.search', subject: 'subject' } },
-      schema: {
-        body: ref('ObjectionSearchRequest'),
-        response: { 200: ref('ObjectionSearchResponse'), ...problems(400, 401, 403, 422, 429, 503) },
-      },
-    },
+    subjectRoute(portal, 'objection.search', { body: 'ObjectionSearchRequest', response: 'ObjectionSearchResponse' }),
     async (request) => {
       const parsed = parseSubject(request.body.subject);
       if (!parsed.ok) throw problem('INVALID_SUBJECT_ID', parsed.reason);

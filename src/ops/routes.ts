@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import { problem } from '../errors.js';
 import { problems, ref } from '../openapi.js';
+import { readiness } from './repository.js';
 
 export default async function opsRoutes(app: FastifyInstance) {
   const open = { rateLimit: false } as const;
@@ -9,15 +9,7 @@ export default async function opsRoutes(app: FastifyInstance) {
   app.get('/healthz', { config: open, schema: { response: { 200: ref('Health') } } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { config: open, schema: { response: { 200: ref('Health'), ...problems(503) } } }, async () => {
-    let database = 'ok';
-    let migrations = 'ok';
-    try {
-      await sql`select 1`.execute(app.db);
-      if (!(await app.dbReady())) migrations = 'pending';
-    } catch {
-      database = 'unreachable';
-      migrations = 'unknown';
-    }
+    const { database, migrations } = await readiness(app.db, app.dbReady);
     if (database !== 'ok' || migrations !== 'ok') {
       throw problem('NOT_READY', `database ${database}, migrations ${migrations}`);
     }

@@ -95,4 +95,4 @@ declare module 'fastify' {
   }
 }
 
-export default fp(adaptersPlugin, { name: 'adapters', fastify: '5.x', dependencies: ['config', 'auth'] });
+export default fp(adaptersPlugin, { name: 'adapters', fastify: '5.x', dependencies: ['config', 'tokens'] });

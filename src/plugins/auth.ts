@@ -1,12 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
-import { resolveIssuer } from '../auth/issuer.js';
-import { ProviderTokenCache, VerifiedTokenCache } from '../auth/token-cache.js';
+import { VerifiedTokenCache } from '../auth/token-cache.js';
 import { problem } from '../errors.js';
-import { KeyRing } from '../keys/keyring.js';
 import type { Role } from '../registry/model.js';
+import { isClientActive } from '../registry/repository.js';
 
 /** The authenticated caller, from a verified gateway token. */
 export interface Principal {
@@ -20,14 +18,8 @@ export interface Principal {
 /** Audience of tokens the gateway issues to its own clients; provider tokens carry the department code. */
 export const GATEWAY_AUDIENCE = 'onetrip';
 
-/** How often each replica reloads the signing keys from the database. */
-const KEY_REFRESH_MS = 60_000;
-/** Least time between two reloads caused by a token with an unknown kid. */
-const KEY_MISS_RELOAD_MS = 5_000;
 /** Verified access tokens kept (about 1 kB each). */
 const VERIFIED_TOKENS_MAX = 10_000;
-/** Lifetime of the gateway's tokens to providers (openapi/provider.yaml: "about a minute"). */
-const PROVIDER_TOKEN_TTL_SECONDS = 60;
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 
@@ -41,33 +33,12 @@ interface ClientStatus {
   checkedAt: number;
 }
 
+/**
+ * Request authentication: verifies the Bearer token (keys from plugins/keys.ts), checks that its client
+ * is not revoked, and sets `request.principal`. It registers the JWT codec plugins/tokens.ts signs with.
+ */
 async function authPlugin(app: FastifyInstance) {
-  const keyring = new KeyRing(app.db);
-  await keyring.load();
-  // Another replica (or `npm run cli -- keys rotate`) may rotate the keys: reload them now and then,
-  // so this replica signs with the current key and publishes and accepts the new one.
-  const keyRefresh = setInterval(() => {
-    keyring.load().catch((err: unknown) => app.log.warn({ err }, 'reloading the signing keys failed; keeping the loaded ones'));
-  }, KEY_REFRESH_MS);
-  keyRefresh.unref();
-  app.addHook('onClose', async () => clearInterval(keyRefresh));
-  // A token signed by a replica that has just rotated carries a kid this one has not loaded yet:
-  // reload at once rather than refuse it until the next refresh, but at most every few seconds,
-  // so made-up kids cannot turn into a query per request.
-  let lastMissReload = 0;
-  async function reloadForUnknownKid(kid: string | undefined) {
-    if (kid === undefined || Date.now() - lastMissReload < KEY_MISS_RELOAD_MS) return undefined;
-    lastMissReload = Date.now();
-    await keyring.load().catch((err: unknown) => app.log.warn({ err }, 'reloading the signing keys failed'));
-    return keyring.byKid(kid);
-  }
-  const { issuer, source } = await resolveIssuer(app.db, {
-    publicUrl: app.config.publicUrl,
-    publicUrlConfigured: app.config.publicUrlConfigured,
-    sharedDatabase: app.config.databaseUrl !== null,
-  });
-  app.log.info({ issuer, source }, 'token and proof issuer');
-  app.decorate('issuer', issuer);
+  const { keyring, issuer } = app;
 
   await app.register(fastifyJwt, {
     secret: {
@@ -75,7 +46,7 @@ async function authPlugin(app: FastifyInstance) {
       // Verification picks the key by kid; an unknown kid is untrusted (RFC 8725 §3.1: the key, not the token, decides).
       public: async (_request: FastifyRequest, token: TokenOrHeader) => {
         const header = 'header' in token ? token.header : token;
-        const key = keyring.byKid(header.kid) ?? (await reloadForUnknownKid(header.kid));
+        const key = keyring.byKid(header.kid) ?? (await app.reloadKeysForKid(header.kid));
         if (!key) throw problem('UNAUTHENTICATED', 'token signed with an unknown key');
         return key.publicPem;
       },
@@ -98,8 +69,7 @@ async function authPlugin(app: FastifyInstance) {
     const cached = statusCache.get(clientId);
     const now = Date.now();
     if (cached && now - cached.checkedAt < app.config.revocationCheckMs) return cached.active;
-    const row = await app.db.selectFrom('clients').select('revoked_at').where('client_id', '=', clientId).executeTakeFirst();
-    const active = row !== undefined && row.revoked_at === null;
+    const active = await isClientActive(app.db, clientId);
     if (statusCache.size > 10_000) statusCache.clear();
     statusCache.set(clientId, { active, checkedAt: now });
     return active;
@@ -150,65 +120,16 @@ async function authPlugin(app: FastifyInstance) {
     };
   }
 
-  function issueToken(client: { clientId: string; department: string; roles: Role[] }): { token: string; expiresIn: number } {
-    const key = keyring.current;
-    const token = app.jwt.sign(
-      { dept: client.department, roles: client.roles },
-      {
-        key: key.privatePem,
-        algorithm: 'EdDSA',
-        kid: key.kid,
-        iss: issuer,
-        aud: GATEWAY_AUDIENCE,
-        sub: client.clientId,
-        jti: randomUUID(),
-        expiresIn: app.config.tokenTtlSeconds,
-      },
-    );
-    return { token, expiresIn: app.config.tokenTtlSeconds };
-  }
-
-  const providerTokens = new ProviderTokenCache(PROVIDER_TOKEN_TTL_SECONDS);
-  /** A short-lived token the gateway presents to a provider department (aud = its code), reused for half its life. */
-  function providerToken(audience: string): string {
-    const key = keyring.current;
-    return providerTokens.get(audience, key.kid, Date.now(), () => mintProviderToken(audience, key));
-  }
-
-  function mintProviderToken(audience: string, key: KeyRing['current']): string {
-    return app.jwt.sign(
-      { scope: 'provider' },
-      {
-        key: key.privatePem,
-        algorithm: 'EdDSA',
-        kid: key.kid,
-        iss: issuer,
-        aud: audience,
-        sub: 'onetrip-gateway',
-        jti: randomUUID(),
-        expiresIn: PROVIDER_TOKEN_TTL_SECONDS,
-      },
-    );
-  }
-
-  app.decorate('keyring', keyring);
   app.decorate('authenticate', authenticate);
   app.decorate('requireRoles', requireRoles);
-  app.decorate('issueToken', issueToken);
-  app.decorate('providerToken', providerToken);
   app.decorateRequest('principal', null);
   app.decorate('forgetClientStatus', (clientId: string) => statusCache.delete(clientId));
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    keyring: KeyRing;
-    /** `iss` of this gateway's tokens and proofs, shared by all replicas (src/auth/issuer.ts). */
-    issuer: string;
     authenticate(request: FastifyRequest): Promise<Principal>;
     requireRoles(...roles: Role[]): onRequestAsyncHookHandler;
-    issueToken(client: { clientId: string; department: string; roles: Role[] }): { token: string; expiresIn: number };
-    providerToken(audience: string): string;
     forgetClientStatus(clientId: string): void;
   }
   interface FastifyRequest {
@@ -216,4 +137,4 @@ declare module 'fastify' {
   }
 }
 
-export default fp(authPlugin, { name: 'auth', fastify: '5.x', dependencies: ['config', 'db'] });
+export default fp(authPlugin, { name: 'auth', fastify: '5.x', dependencies: ['config', 'db', 'keys'] });

@@ -50,5 +50,5 @@ declare module 'fastify' {
 export default fp(lookupsPlugin, {
   name: 'lookups',
   fastify: '5.x',
-  dependencies: ['config', 'clock', 'db', 'auth', 'audit', 'objections', 'registry', 'adapters', 'metrics', 'consents'],
+  dependencies: ['config', 'clock', 'db', 'keys', 'auth', 'audit', 'objections', 'registry', 'adapters', 'metrics', 'consents'],
 });

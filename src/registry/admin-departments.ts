@@ -1,6 +1,6 @@
 import { problem } from '../errors.js';
 import { problems, ref, type ContractApp } from '../openapi.js';
-import { pathParams, recordChange } from './admin-shared.js';
+import { listRoute, pathParams, putOptions, recordChange, sendStored } from './admin-shared.js';
 import { issueClient, newClientId } from './clients.js';
 import { findClient, findDepartment, listDepartments, revokeClient, upsertDepartment } from './repository.js';
 
@@ -8,9 +8,7 @@ import { findClient, findDepartment, listDepartments, revokeClient, upsertDepart
 export default async function adminDepartmentRoutes(app: ContractApp) {
   const code = pathParams(app, { code: 'DepartmentCode' });
 
-  app.get('/v1/admin/departments', { schema: { response: { 200: ref('DepartmentList'), ...problems(401, 403, 429) } } }, async () => ({
-    departments: await listDepartments(app.db),
-  }));
+  listRoute(app, '/v1/admin/departments', 'DepartmentList', async () => ({ departments: await listDepartments(app.db) }));
 
   app.get(
     '/v1/admin/departments/:code',
@@ -24,21 +22,13 @@ export default async function adminDepartmentRoutes(app: ContractApp) {
 
   app.put(
     '/v1/admin/departments/:code',
-    {
-      config: { audit: { action: 'admin.change' } },
-      schema: {
-        params: code,
-        body: ref('DepartmentPut'),
-        response: { 200: ref('Department'), 201: ref('Department'), ...problems(400, 401, 403, 429, 503) },
-      },
-    },
+    putOptions(code, { body: 'DepartmentPut', item: 'Department', refusals: [400, 401, 403, 429, 503] }),
     async (request, reply) => {
       const key = request.params.code;
       const existed = (await findDepartment(app.db, key)) !== undefined;
       await recordChange(app, request, { resource: 'department', key, change: existed ? 'updated' : 'created' });
       await upsertDepartment(app.db, key, request.body.name);
-      await app.registry.reload();
-      return reply.code(existed ? 200 : 201).send(await findDepartment(app.db, key));
+      return sendStored(app, reply, existed, () => findDepartment(app.db, key));
     },
   );
 

@@ -1,6 +1,6 @@
 import { problem } from '../errors.js';
-import { problems, ref, type ContractApp } from '../openapi.js';
-import { pathParams, recordChange } from './admin-shared.js';
+import { problems, type ContractApp } from '../openapi.js';
+import { listRoute, pathParams, putOptions, recordChange, sendStored } from './admin-shared.js';
 import type { Grant, Procedure } from './model.js';
 import { deleteGrant, findGrant, findProcedure, listGrants, listProcedures, upsertGrant, upsertProcedure } from './repository.js';
 import { checkGrant, checkProcedure } from './validate.js';
@@ -15,20 +15,15 @@ function covertChange(before: Grant['covert'], after: Grant['covert']): { extra?
 export default async function adminGrantRoutes(app: ContractApp) {
   const grantParams = pathParams(app, { grantId: 'GrantId' });
 
-  app.get('/v1/admin/grants', { schema: { response: { 200: ref('GrantList'), ...problems(401, 403, 429) } } }, async () => ({
-    grants: await listGrants(app.db),
-  }));
+  listRoute(app, '/v1/admin/grants', 'GrantList', async () => ({ grants: await listGrants(app.db) }));
 
   app.put(
     '/v1/admin/grants/:grantId',
-    {
-      config: { audit: { action: 'admin.change', type: 'type' } },
-      schema: {
-        params: grantParams,
-        body: ref('GrantPut'),
-        response: { 200: ref('Grant'), 201: ref('Grant'), ...problems(400, 401, 403, 409, 429, 503) },
-      },
-    },
+    putOptions(
+      grantParams,
+      { body: 'GrantPut', item: 'Grant', refusals: [400, 401, 403, 409, 429, 503] },
+      { action: 'admin.change', type: 'type' },
+    ),
     async (request, reply) => {
       const key = request.params.grantId;
       const { verifyOnly, expiresAt, covert, ...rest } = request.body;
@@ -53,8 +48,7 @@ export default async function adminGrantRoutes(app: ContractApp) {
         ...covertChange(before?.covert ?? null, grant.covert ?? null),
       });
       await upsertGrant(app.db, grant);
-      await app.registry.reload();
-      return reply.code(before ? 200 : 201).send(await findGrant(app.db, key));
+      return sendStored(app, reply, before !== undefined, () => findGrant(app.db, key));
     },
   );
 
@@ -72,20 +66,15 @@ export default async function adminGrantRoutes(app: ContractApp) {
     },
   );
 
-  app.get('/v1/admin/procedures', { schema: { response: { 200: ref('ProcedureList'), ...problems(401, 403, 429) } } }, async () => ({
-    procedures: await listProcedures(app.db),
-  }));
+  listRoute(app, '/v1/admin/procedures', 'ProcedureList', async () => ({ procedures: await listProcedures(app.db) }));
 
   app.put(
     '/v1/admin/procedures/:code',
-    {
-      config: { audit: { action: 'admin.change' } },
-      schema: {
-        params: pathParams(app, { code: 'ProcedureCode' }),
-        body: ref('ProcedurePut'),
-        response: { 200: ref('Procedure'), 201: ref('Procedure'), ...problems(400, 401, 403, 409, 429, 503) },
-      },
-    },
+    putOptions(pathParams(app, { code: 'ProcedureCode' }), {
+      body: 'ProcedurePut',
+      item: 'Procedure',
+      refusals: [400, 401, 403, 409, 429, 503],
+    }),
     async (request, reply) => {
       const key = request.params.code;
       const procedure: Procedure = { code: key, ...request.body };
@@ -94,8 +83,7 @@ export default async function adminGrantRoutes(app: ContractApp) {
       const existed = registry.procedures.has(key);
       await recordChange(app, request, { resource: 'procedure', key, change: existed ? 'updated' : 'created' });
       await upsertProcedure(app.db, procedure);
-      await app.registry.reload();
-      return reply.code(existed ? 200 : 201).send(await findProcedure(app.db, key));
+      return sendStored(app, reply, existed, () => findProcedure(app.db, key));
     },
   );
 }

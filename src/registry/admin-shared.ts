@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { PathParamsSchema } from '../openapi.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditRouteConfig } from '../audit/route-facts.js';
+import { problems, ref, type ContractApp, type PathParamsSchema, type SchemaName } from '../openapi.js';
 
 /** What an admin change did to its resource, as the `admin.change` audit event says. */
 export type Change = 'created' | 'updated' | 'deleted' | 'revoked';
@@ -39,4 +40,37 @@ export function pathParams<K extends string>(app: FastifyInstance, params: Recor
   );
   const required = Object.keys(params).filter((name): name is K => Object.hasOwn(params, name));
   return { type: 'object', properties, required, additionalProperties: false };
+}
+
+/** `GET path`: a whole registry collection (`list` answers `{ <member>: [...] }`, the `schema` of the contract). */
+export function listRoute(app: ContractApp, path: string, schema: SchemaName, list: () => Promise<Record<string, unknown[]>>): void {
+  app.get(path, { schema: { response: { 200: ref(schema), ...problems(401, 403, 429) } } }, list);
+}
+
+/**
+ * The answer of an admin PUT once stored: reloads this replica's registry (so the change applies here
+ * at once) and answers the stored item, 200 when it replaced one, 201 when it is new.
+ */
+export async function sendStored(app: FastifyInstance, reply: FastifyReply, existed: boolean, stored: () => Promise<unknown>) {
+  await app.registry.reload();
+  return reply.code(existed ? 200 : 201).send(await stored());
+}
+
+/**
+ * Options of an admin PUT that creates or replaces the item at `params`: audited as `admin.change`
+ * (`audit` adds what a refusal records), answering the stored item (200 replaced, 201 created).
+ */
+export function putOptions<K extends string, B extends SchemaName, R extends SchemaName>(
+  params: PathParamsSchema<K>,
+  schemas: { body: B; item: R; refusals: number[] },
+  audit: AuditRouteConfig = { action: 'admin.change' },
+) {
+  return {
+    config: { audit },
+    schema: {
+      params,
+      body: ref(schemas.body),
+      response: { 200: ref(schemas.item), 201: ref(schemas.item), ...problems(...schemas.refusals) },
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import { problem } from '../errors.js';
 import { problems, ref, type ContractApp } from '../openapi.js';
-import { pathParams, recordChange } from './admin-shared.js';
+import { listRoute, pathParams, putOptions, recordChange, sendStored } from './admin-shared.js';
 import type { TypeDef } from './model.js';
 import { findType, listTypes, upsertType } from './repository.js';
 import { checkTypeDefinition } from './validate.js';
@@ -9,9 +9,7 @@ import { checkTypeDefinition } from './validate.js';
 export default async function adminTypeRoutes(app: ContractApp) {
   const params = pathParams(app, { type: 'TypeCode' });
 
-  app.get('/v1/admin/types', { schema: { response: { 200: ref('TypeList'), ...problems(401, 403, 429) } } }, async () => ({
-    types: await listTypes(app.db),
-  }));
+  listRoute(app, '/v1/admin/types', 'TypeList', async () => ({ types: await listTypes(app.db) }));
 
   app.get(
     '/v1/admin/types/:type',
@@ -25,14 +23,7 @@ export default async function adminTypeRoutes(app: ContractApp) {
 
   app.put(
     '/v1/admin/types/:type',
-    {
-      config: { audit: { action: 'admin.change' } },
-      schema: {
-        params,
-        body: ref('TypeDefinitionPut'),
-        response: { 200: ref('TypeDefinition'), 201: ref('TypeDefinition'), ...problems(400, 401, 403, 409, 429, 503) },
-      },
-    },
+    putOptions(params, { body: 'TypeDefinitionPut', item: 'TypeDefinition', refusals: [400, 401, 403, 409, 429, 503] }),
     async (request, reply) => {
       const key = request.params.type;
       const def: TypeDef = { type: key, ...request.body };
@@ -42,8 +33,7 @@ export default async function adminTypeRoutes(app: ContractApp) {
       const existed = registry.types.has(key);
       await recordChange(app, request, { resource: 'type', key, change: existed ? 'updated' : 'created', type: key });
       await upsertType(app.db, def);
-      await app.registry.reload();
-      return reply.code(existed ? 200 : 201).send(await findType(app.db, key));
+      return sendStored(app, reply, existed, () => findType(app.db, key));
     },
   );
 }

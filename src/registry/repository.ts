@@ -156,6 +156,12 @@ export async function listClientIds(db: DB): Promise<string[]> {
   return rows.map((r) => r.client_id);
 }
 
+/** Whether the client exists and is not revoked (the authentication plugin's revocation check). */
+export async function isClientActive(db: DB, clientId: string): Promise<boolean> {
+  const row = await db.selectFrom('clients').select('revoked_at').where('client_id', '=', clientId).executeTakeFirst();
+  return row !== undefined && row.revoked_at === null;
+}
+
 export async function findClient(db: DB, clientId: string): Promise<(Client & { secretHash: string }) | undefined> {
   const r = await db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
   if (!r) return undefined;

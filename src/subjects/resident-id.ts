@@ -11,7 +11,7 @@ const WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] as const;
 const CHECK_CHARS = '10X98765432';
 
 // Province-level codes of GB/T 2260; 71 (Taiwan), 81 (Hong Kong) and 82 (Macao) are issued to residents too.
-const PROVINCE_CODES: ReadonlySet<string> = new Set([
+export const PROVINCE_CODES: ReadonlySet<string> = new Set([
   '11',
   '12',
   '13',

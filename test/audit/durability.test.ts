@@ -1,21 +1,9 @@
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDemoProviders } from '../../src/demo/seed.js';
 import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
-import { DATABASE_KINDS } from '../helpers/db.js';
+import { DATABASE_KINDS, withAdmin } from '../helpers/db.js';
 import { lookupBody, personHolding, post, verifyApi } from './support.js';
-
-/** Connects to the admin database next to the test database (PostgreSQL only). */
-async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Retries a lookup every 100 ms until it succeeds; returns how long that took. */
 async function untilServed(send: () => Promise<{ statusCode: number }>, budgetMs: number): Promise<number> {

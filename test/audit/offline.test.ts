@@ -4,32 +4,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAuditEvent } from '../../src/audit/build.js';
 import { chainEvents, GENESIS_HASH } from '../../src/audit/chain.js';
 import type { AuditEvent, AuditEventInput } from '../../src/audit/event.js';
 import { ndjsonLine } from '../../src/audit/export.js';
 import { runCli } from '../../src/cli.js';
 import { testConfig } from '../helpers/app.js';
+import { lookupEventInput } from './support.js';
 
 const run = promisify(execFile);
 
 function inputAt(i: number): AuditEventInput {
-  return buildAuditEvent(
-    { requestId: `req-${i}`, principal: { department: 'housing-fund', clientId: 'housing-fund-window' }, startedAt: null },
+  return lookupEventInput(
+    { requestId: `req-${i}`, caseId: `HF-${i}` },
+    'b'.repeat(64),
+    { now: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), latencyMs: i },
     {
-      action: 'lookup',
-      outcome: 'ok',
-      type: 'household-registration',
-      provider: 'public-security',
-      subjectKind: 'person',
-      subjectHmac: 'b'.repeat(64),
-      subjectMasked: '110*************2X',
-      purpose: 'housing-fund-withdrawal',
-      caseId: `HF-${i}`,
       fields: ['name'],
       detail: i === 2 ? { note: 'x' } : null,
     },
-    { now: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), latencyMs: i },
   );
 }
 

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAuditEvent } from '../../src/audit/build.js';
 import { chainEvents } from '../../src/audit/chain.js';
 import type { AuditEventInput } from '../../src/audit/event.js';
 import { insertEvents, lockChainHead, readChainHead } from '../../src/audit/repository.js';
@@ -13,24 +12,10 @@ import { AuditWriter } from '../../src/audit/writer.js';
 import { runCli } from '../../src/cli.js';
 import { testConfig } from '../helpers/app.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/db.js';
-import { asSuperuser } from './support.js';
+import { asSuperuser, lookupEventInput } from './support.js';
 
 function at(time: string, caseId: string): AuditEventInput {
-  return buildAuditEvent(
-    { requestId: `req-${caseId}`, principal: { department: 'housing-fund', clientId: 'housing-fund-window' }, startedAt: null },
-    {
-      action: 'lookup',
-      outcome: 'ok',
-      type: 'household-registration',
-      provider: 'public-security',
-      subjectKind: 'person',
-      subjectHmac: 'c'.repeat(64),
-      subjectMasked: '110*************2X',
-      purpose: 'housing-fund-withdrawal',
-      caseId,
-    },
-    { now: new Date(time), latencyMs: 1 },
-  );
+  return lookupEventInput({ requestId: `req-${caseId}`, caseId }, 'c'.repeat(64), { now: new Date(time), latencyMs: 1 });
 }
 
 async function partitions(db: TestDatabase): Promise<string[]> {
@@ -51,6 +36,17 @@ describe.each(DATABASE_KINDS)('retention (audit archive) on %s', (kind) => {
       const last = events.at(-1)!;
       await insertEvents(trx, events, { seq: last.seq, hash: last.hash });
     });
+  }
+
+  /** `npm run cli -- audit archive --before <month>` against this database: its exit code and lines. */
+  async function archiveCli(before: string): Promise<{ code: number; out: string[] }> {
+    const out: string[] = [];
+    const code = await runCli(['audit', 'archive', '--before', before, '--dir', dir], {
+      config: testConfig(),
+      out: (l) => out.push(l),
+      database: db,
+    });
+    return { code, out };
   }
 
   beforeAll(async () => {
@@ -140,12 +136,7 @@ describe.each(DATABASE_KINDS)('retention (audit archive) on %s', (kind) => {
 
   it('does nothing the second time, and archives through the CLI', async () => {
     expect(await archiveBefore(db.db, { before: '2025-02', dir })).toMatchObject({ files: [], droppedPartitions: [] });
-    const out: string[] = [];
-    const code = await runCli(['audit', 'archive', '--before', '2025-03', '--dir', dir], {
-      config: testConfig(),
-      out: (l) => out.push(l),
-      database: db,
-    });
+    const { code, out } = await archiveCli('2025-03');
     expect(code).toBe(0);
     expect(out.join('\n')).toMatch(/archived 1 events \(seq 6\.\.6\).*\n.*anchor moved from seq 5 to seq 6/);
     expect(await verifyDatabase(db.db)).toMatchObject({ ok: true, anchor: { seq: 6 } });
@@ -154,12 +145,7 @@ describe.each(DATABASE_KINDS)('retention (audit archive) on %s', (kind) => {
   it('refuses when months interleave in seq order (replica clocks at a month boundary)', async () => {
     await writer.append(at('2025-04-01T00:00:00.001Z', 'F1'));
     await writer.append(at('2025-03-31T23:59:59.999Z', 'F2'));
-    const out: string[] = [];
-    const code = await runCli(['audit', 'archive', '--before', '2025-04', '--dir', dir], {
-      config: testConfig(),
-      out: (l) => out.push(l),
-      database: db,
-    });
+    const { code, out } = await archiveCli('2025-04');
     expect(code).toBe(1);
     expect(out.join('\n')).toMatch(/^refused: event \d+ \(on or after 2025-04\) precedes event \d+/);
     expect(await verifyDatabase(db.db)).toMatchObject({ ok: true });

@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { csvCell, negotiateExportFormat } from '../../src/audit/export.js';
 import { verifyNdjson } from '../../src/audit/verify.js';
 import { encodeCursor } from '../../src/audit/query.js';
-import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { problemOf, gatewayForSuite } from '../helpers/app.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
 import { linesOf, lookupBody, personHolding, post, verifyApi } from './support.js';
 
@@ -41,31 +41,23 @@ describe('export content negotiation and CSV cells', () => {
 });
 
 describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
-  let gw: TestGateway;
-  let consumer: string;
-  let auditor: string;
-  let portal: string;
+  const suite = gatewayForSuite(kind, { tokens: { consumer: 'housing-fund-window', auditor: 'audit-office', portal: 'citizen-portal' } });
   let alice: string;
   let bob: string;
 
   beforeAll(async () => {
-    gw = await startTestGateway(kind);
-    [consumer, auditor, portal] = await Promise.all([
-      gw.token('housing-fund-window'),
-      gw.token('audit-office'),
-      gw.token('citizen-portal'),
-    ]);
-    alice = personHolding(gw, 'household-registration', 0);
-    bob = personHolding(gw, 'household-registration', 1);
+    alice = personHolding(suite.gw, 'household-registration', 0);
+    bob = personHolding(suite.gw, 'household-registration', 1);
     // Alice: three releases and one denial; Bob: one release with an officer a spreadsheet would run (a leading minus).
     for (let i = 0; i < 3; i++)
-      expect((await post(gw, '/v1/lookups', consumer, lookupBody(alice, { caseId: `HF-A-${i}` }))).statusCode).toBe(200);
-    expect((await post(gw, '/v1/lookups', consumer, lookupBody(alice, { type: 'dragon-licence' }))).statusCode).toBe(404);
-    expect((await post(gw, '/v1/lookups', consumer, lookupBody(bob, { officer: '-window-07' }))).statusCode).toBe(200);
+      expect((await post(suite.gw, '/v1/lookups', suite.tokens.consumer, lookupBody(alice, { caseId: `HF-A-${i}` }))).statusCode).toBe(200);
+    expect((await post(suite.gw, '/v1/lookups', suite.tokens.consumer, lookupBody(alice, { type: 'dragon-licence' }))).statusCode).toBe(
+      404,
+    );
+    expect((await post(suite.gw, '/v1/lookups', suite.tokens.consumer, lookupBody(bob, { officer: '-window-07' }))).statusCode).toBe(200);
   });
-  afterAll(async () => gw?.close());
 
-  const search = (body: Record<string, unknown>, token = auditor) => post(gw, '/v1/audit/search', token, body);
+  const search = (body: Record<string, unknown>, token = suite.tokens.auditor) => post(suite.gw, '/v1/audit/search', token, body);
 
   it('finds a subject by HMAC, newest first, showing only the masked id and the HMAC', async () => {
     const res = await search({ subject: { kind: 'person', id: alice }, action: 'lookup' });
@@ -161,13 +153,13 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
   );
 
   it('lets only auditors search, export and verify; the portal may use the tracker', async () => {
-    for (const token of [consumer, portal]) {
+    for (const token of [suite.tokens.consumer, suite.tokens.portal]) {
       for (const [method, url] of [
         ['POST', '/v1/audit/search'],
         ['POST', '/v1/audit/export'],
         ['GET', '/v1/audit/verify'],
       ] as const) {
-        const res = await gw.app.inject({
+        const res = await suite.gw.app.inject({
           method,
           url,
           headers: { authorization: `Bearer ${token}` },
@@ -177,17 +169,21 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
         expect(problemOf(res).code).toBe('FORBIDDEN');
       }
     }
-    const tracker = await post(gw, '/v1/audit/subject-accesses', consumer, { subject: { kind: 'person', id: alice } });
+    const tracker = await post(suite.gw, '/v1/audit/subject-accesses', suite.tokens.consumer, { subject: { kind: 'person', id: alice } });
     expect(tracker.statusCode).toBe(403);
     expect(problemOf(tracker).code).toBe('FORBIDDEN');
-    expect((await post(gw, '/v1/audit/search', null, {})).statusCode).toBe(401);
-    const denied = await gw.db.db.selectFrom('audit_events').selectAll().where('request_id', '=', problemOf(tracker).requestId).execute();
+    expect((await post(suite.gw, '/v1/audit/search', null, {})).statusCode).toBe(401);
+    const denied = await suite.gw.db.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('request_id', '=', problemOf(tracker).requestId)
+      .execute();
     expect(denied).toMatchObject([{ action: 'audit.subject-accesses', outcome: 'denied', error_code: 'FORBIDDEN' }]);
   });
 
   it('records each search as an audit.search event with the subject only as HMAC and masked form', async () => {
     const res = await search({ subject: { kind: 'person', id: bob }, outcome: 'ok' });
-    const [event] = await gw.db.db
+    const [event] = await suite.gw.db.db
       .selectFrom('audit_events')
       .selectAll()
       .where('request_id', '=', res.headers['x-request-id'] as string)
@@ -205,7 +201,7 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
   });
 
   it('exports the whole trail as NDJSON, oldest first, that verifies offline from genesis', async () => {
-    const res = await post(gw, '/v1/audit/export', auditor, {});
+    const res = await post(suite.gw, '/v1/audit/export', suite.tokens.auditor, {});
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/x-ndjson/);
     const lines = res.body.split('\n').filter(Boolean);
@@ -218,7 +214,13 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
   });
 
   it('exports CSV with a header, one row per event and formula cells defused', async () => {
-    const res = await post(gw, '/v1/audit/export', auditor, { subject: { kind: 'person', id: bob } }, { accept: 'text/csv' });
+    const res = await post(
+      suite.gw,
+      '/v1/audit/export',
+      suite.tokens.auditor,
+      { subject: { kind: 'person', id: bob } },
+      { accept: 'text/csv' },
+    );
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/csv/);
     const rows = res.body.split('\r\n').filter(Boolean);
@@ -228,15 +230,19 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
   });
 
   it('refuses an Accept it cannot serve with 400 VALIDATION_FAILED', async () => {
-    const res = await post(gw, '/v1/audit/export', auditor, {}, { accept: 'application/pdf' });
+    const res = await post(suite.gw, '/v1/audit/export', suite.tokens.auditor, {}, { accept: 'application/pdf' });
     expect(res.statusCode).toBe(400);
     expect(problemOf(res).code).toBe('VALIDATION_FAILED');
   });
 
   it('verifies the chain up to the stored head', async () => {
-    const verdict = await verifyApi(gw, auditor);
-    const head = await gw.db.db.selectFrom('audit_chain_head').selectAll().executeTakeFirstOrThrow();
-    const latest = await gw.db.db.selectFrom('audit_checkpoints').select(['seq', 'hash']).orderBy('seq', 'desc').executeTakeFirstOrThrow();
+    const verdict = await verifyApi(suite.gw, suite.tokens.auditor);
+    const head = await suite.gw.db.db.selectFrom('audit_chain_head').selectAll().executeTakeFirstOrThrow();
+    const latest = await suite.gw.db.db
+      .selectFrom('audit_checkpoints')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .executeTakeFirstOrThrow();
     expect(verdict).toEqual({
       ok: true,
       checked: Number(head.seq),
@@ -247,7 +253,10 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
 
   it('shows the portal who accessed a person, with names, excluding audit reads', async () => {
     await search({ subject: { kind: 'person', id: alice } });
-    const res = await post(gw, '/v1/audit/subject-accesses', portal, { subject: { kind: 'person', id: alice }, limit: 3 });
+    const res = await post(suite.gw, '/v1/audit/subject-accesses', suite.tokens.portal, {
+      subject: { kind: 'person', id: alice },
+      limit: 3,
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.subject.id).not.toBe(alice);
@@ -268,7 +277,7 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
       caseId: 'HF-A-2',
       outcome: 'ok',
     });
-    const next = await post(gw, '/v1/audit/subject-accesses', portal, {
+    const next = await post(suite.gw, '/v1/audit/subject-accesses', suite.tokens.portal, {
       subject: { kind: 'person', id: alice },
       limit: 3,
       cursor: body.nextCursor,
@@ -276,7 +285,7 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
     expect(next.json().accesses).toHaveLength(1);
     expect(next.json().nextCursor).toBeNull();
 
-    const recorded = await gw.db.db
+    const recorded = await suite.gw.db.db
       .selectFrom('audit_events')
       .selectAll()
       .where('request_id', '=', res.headers['x-request-id'] as string)
@@ -285,15 +294,15 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
   });
 
   it('answers a subject nobody asked about with an empty list, and an invalid id with 422', async () => {
-    const nobody = personHolding(gw, 'household-registration', 5);
-    const empty = await post(gw, '/v1/audit/subject-accesses', auditor, { subject: { kind: 'person', id: nobody } });
+    const nobody = personHolding(suite.gw, 'household-registration', 5);
+    const empty = await post(suite.gw, '/v1/audit/subject-accesses', suite.tokens.auditor, { subject: { kind: 'person', id: nobody } });
     expect(empty.json()).toMatchObject({ accesses: [], nextCursor: null });
-    const invalid = await post(gw, '/v1/audit/subject-accesses', portal, {
+    const invalid = await post(suite.gw, '/v1/audit/subject-accesses', suite.tokens.portal, {
       subject: { kind: 'person', id: alice.slice(0, 17) + (alice.endsWith('1') ? '2' : '1') },
     });
     expect(invalid.statusCode).toBe(422);
     expect(problemOf(invalid).code).toBe('INVALID_SUBJECT_ID');
-    const badCursor = await post(gw, '/v1/audit/subject-accesses', portal, {
+    const badCursor = await post(suite.gw, '/v1/audit/subject-accesses', suite.tokens.portal, {
       subject: { kind: 'person', id: alice },
       cursor: encodeCursor(1).slice(2),
     });
@@ -301,7 +310,7 @@ describe.each(DATABASE_KINDS)('audit routes on %s', (kind) => {
   });
 
   it('never stores a raw subject id, whatever was searched', async () => {
-    const rows = await sql<{ t: string }>`select row_to_json(a)::text as t from audit_events a`.execute(gw.db.db);
+    const rows = await sql<{ t: string }>`select row_to_json(a)::text as t from audit_events a`.execute(suite.gw.db.db);
     const everything = rows.rows.map((r) => r.t).join('\n');
     expect(everything).not.toContain(alice);
     expect(everything).not.toContain(bob);

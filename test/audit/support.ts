@@ -1,5 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
+import { buildAuditEvent, type AuditFacts } from '../../src/audit/build.js';
+import type { AuditEventInput } from '../../src/audit/event.js';
 import type { DB } from '../../src/db/index.js';
 import type { TestGateway } from '../helpers/app.js';
 
@@ -62,4 +64,32 @@ export async function asSuperuser(db: DB, statements: (trx: DB) => Promise<unkno
 
 export async function* linesOf(text: string): AsyncGenerator<string> {
   for (const line of text.split('\n')) yield line;
+}
+
+/**
+ * A released lookup by the housing-fund window, built as the flow builds its events but without a
+ * gateway (for writing a trail directly); `facts` adds or overrides.
+ */
+export function lookupEventInput(
+  { requestId, caseId }: { requestId: string; caseId: string },
+  subjectHmac: string,
+  at: { now: Date; latencyMs: number },
+  facts: Partial<AuditFacts> = {},
+): AuditEventInput {
+  return buildAuditEvent(
+    { requestId, principal: { department: 'housing-fund', clientId: 'housing-fund-window' }, startedAt: null },
+    {
+      action: 'lookup',
+      outcome: 'ok',
+      type: 'household-registration',
+      provider: 'public-security',
+      subjectKind: 'person',
+      subjectHmac,
+      subjectMasked: '110*************2X',
+      purpose: 'housing-fund-withdrawal',
+      caseId,
+      ...facts,
+    },
+    at,
+  );
 }

@@ -1,44 +1,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sql, type Insertable } from 'kysely';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventHash } from '../../src/audit/chain.js';
 import type { AuditEvent } from '../../src/audit/event.js';
-import { fromRow, readChainHead } from '../../src/audit/repository.js';
+import { fromRow, readChainHead, toRow } from '../../src/audit/repository.js';
 import { runCli } from '../../src/cli.js';
-import type { AuditEventsTable } from '../../src/db/schema.js';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/app.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
 import { asSuperuser, lookupBody, personHolding, post, verifyApi } from './support.js';
-
-function rowOf(e: AuditEvent): Insertable<AuditEventsTable> {
-  return {
-    seq: e.seq,
-    id: e.id,
-    time: e.time,
-    request_id: e.requestId,
-    consumer: e.consumer,
-    client_id: e.clientId,
-    officer: e.officer,
-    action: e.action,
-    type: e.type,
-    provider: e.provider,
-    subject_kind: e.subjectKind,
-    subject_hmac: e.subjectHmac,
-    subject_masked: e.subjectMasked,
-    purpose: e.purpose,
-    case_id: e.caseId,
-    fields: JSON.stringify(e.fields),
-    outcome: e.outcome,
-    error_code: e.errorCode,
-    latency_ms: e.latencyMs,
-    record_digest: e.recordDigest,
-    detail: JSON.stringify(e.detail),
-    prev_hash: e.prevHash,
-    hash: e.hash,
-  };
-}
 
 /** A forged event that chains correctly onto `prev`: what an attacker who knows the algorithm writes. */
 function forge(prev: { seq: number; hash: string }, like: AuditEvent, seq = prev.seq + 1): AuditEvent {
@@ -147,14 +118,14 @@ describe.each(DATABASE_KINDS)('tamper evidence on %s', (kind) => {
     const original = await event(K);
     await asSuperuser(gw.db.db, (trx) => trx.deleteFrom('audit_events').where('seq', '=', K).execute());
     await expectBrokenAt(K);
-    await gw.db.db.insertInto('audit_events').values(rowOf(original)).execute();
+    await gw.db.db.insertInto('audit_events').values(toRow(original)).execute();
     await expectIntact();
   });
 
   it('names a forged event inserted in the middle, even one that chains correctly', async () => {
     const prev = await event(K - 1);
     const forged = forge({ seq: K - 1, hash: prev.hash }, await event(K), K);
-    await gw.db.db.insertInto('audit_events').values(rowOf(forged)).execute(); // inserting needs no privilege
+    await gw.db.db.insertInto('audit_events').values(toRow(forged)).execute(); // inserting needs no privilege
     await expectBrokenAt(K);
     await asSuperuser(gw.db.db, (trx) => trx.deleteFrom('audit_events').where('id', '=', forged.id).execute());
     await expectIntact();
@@ -163,7 +134,7 @@ describe.each(DATABASE_KINDS)('tamper evidence on %s', (kind) => {
   it('names a forged event appended past the chain head', async () => {
     const head = await readChainHead(gw.db.db);
     const forged = forge(head, await event(head.seq));
-    await gw.db.db.insertInto('audit_events').values(rowOf(forged)).execute();
+    await gw.db.db.insertInto('audit_events').values(toRow(forged)).execute();
     await expectBrokenAt(head.seq + 1);
     await asSuperuser(gw.db.db, (trx) => trx.deleteFrom('audit_events').where('id', '=', forged.id).execute());
     await expectIntact();

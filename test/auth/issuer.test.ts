@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { startTestGateway, type TestGateway } from '../helpers/app.js';
+import { requestToken, startTestGateway, type TestGateway } from '../helpers/app.js';
 
 const withoutPublicUrl = (port: string) => ({ PUBLIC_URL: '', PORT: port });
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { iss: string };
@@ -35,11 +35,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('two replicas without PUBLIC_URL
 
     // The second replica was not seeded itself: it knows the demo clients through the shared database.
     const window = first.credentials.find((c) => c.clientId === 'taxation-window')!;
-    const issued = await second.app.inject({
-      method: 'POST',
-      url: '/v1/auth/token',
-      payload: { grant_type: 'client_credentials', client_id: window.clientId, client_secret: window.clientSecret },
-    });
+    const issued = await requestToken(second.app, window.clientId, window.clientSecret);
     expect(issued.statusCode).toBe(200);
     const fromSecond = (issued.json() as { access_token: string }).access_token;
     const fromFirst = await first.token('taxation-window');

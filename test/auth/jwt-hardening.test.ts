@@ -3,12 +3,13 @@
  * 401 UNAUTHENTICATED. Each bent token differs from a control token that is accepted in
  * exactly one respect, so a refusal is known to come from that respect.
  */
-import { createHmac, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeClient } from '../../src/registry/repository.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
 import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { signedByGateway, windowClaims } from '../helpers/tokens.js';
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
@@ -21,22 +22,8 @@ describe.each(DATABASE_KINDS)('access-token hardening on %s', (kind) => {
   });
   afterAll(async () => gw?.close());
 
-  /** Claims of a valid token for the taxation window. */
-  const claims = (extra: JWTPayload = {}): JWTPayload => ({
-    iss: gw.app.config.publicUrl,
-    aud: 'onetrip',
-    sub: 'taxation-window',
-    dept: 'taxation',
-    roles: ['consumer'],
-    jti: randomUUID(),
-    iat: now(),
-    exp: now() + 120,
-    ...extra,
-  });
-
-  /** Signs with the gateway's own current key, as the token endpoint would. */
-  const signed = (payload: JWTPayload, kid = gw.app.keyring.current.kid) =>
-    new SignJWT(payload).setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' }).sign(gw.app.keyring.current.privateKey);
+  const claims = (extra: JWTPayload = {}) => windowClaims(gw, extra);
+  const signed = (payload: JWTPayload, kid?: string) => signedByGateway(gw, payload, kid);
 
   const call = (token: string) => gw.app.inject({ url: '/v1/procedures', headers: { authorization: `Bearer ${token}` } });
 

@@ -3,13 +3,12 @@
  * never let through what full verification would refuse: an expired token, a token whose key is
  * gone, or a revoked client's token (revocation is still seen within REVOCATION_CHECK_MS).
  */
-import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderTokenCache, VerifiedTokenCache } from '../../src/auth/token-cache.js';
 import { revokeClient } from '../../src/registry/repository.js';
 import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
+import { signedByGateway, windowClaims } from '../helpers/tokens.js';
 
 const entry = (expiresAt: number, kid = 'k1') => ({ claims: { sub: 'c' }, expiresAt, kid });
 const known = () => true;
@@ -68,18 +67,7 @@ describe.each(DATABASE_KINDS)('verified-token cache in the gateway on %s', (kind
 
   it('refuses a cached token once its exp has passed', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({
-      iss: gw.app.config.publicUrl,
-      aud: 'onetrip',
-      sub: 'taxation-window',
-      dept: 'taxation',
-      roles: ['consumer'],
-      jti: randomUUID(),
-      iat: now,
-      exp: now + 2,
-    })
-      .setProtectedHeader({ alg: 'EdDSA', kid: gw.app.keyring.current.kid })
-      .sign(gw.app.keyring.current.privateKey);
+    const token = await signedByGateway(gw, windowClaims(gw, { iat: now, exp: now + 2 }));
     expect((await call(token)).statusCode).toBe(200);
     expect((await call(token)).statusCode).toBe(200);
     await sleep((now + 2) * 1000 - Date.now() + 50);

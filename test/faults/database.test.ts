@@ -4,7 +4,7 @@ import pg from 'pg';
 import { Agent, fetch } from 'undici';
 import { verifyDatabase } from '../../src/audit/verify.js';
 import { startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, withAdmin, type TestDatabase } from '../helpers/db.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { httpRequest, lookupJson, metric, rawConnection, runLoad, UNLIMITED, untilRefused, untilSteady, type LoadAnswer } from './load.js';
 
@@ -17,16 +17,6 @@ import { httpRequest, lookupJson, metric, rawConnection, runLoad, UNLIMITED, unt
  * connection to cut.
  */
 const APP_NAME = 'onetrip-fault-suite';
-
-async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Polls /readyz every 50 ms; how long until it answered 200. */
 async function readyWithin(gw: ChildGateway, budgetMs: number): Promise<number> {

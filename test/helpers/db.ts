@@ -23,24 +23,32 @@ export async function createTestDatabase(kind: 'pglite' | 'postgres'): Promise<T
     await migrateToLatest(handle.db);
     return { ...handle, url: null, dispose: () => handle.close() };
   }
-  const adminUrl = process.env.TEST_DATABASE_URL!;
-  const name = `onetrip_t_${randomBytes(6).toString('hex')}`;
-  await withAdmin(adminUrl, (c) => c.query(`create database ${name}`));
+  return createThrowawayDatabase(process.env.TEST_DATABASE_URL!, { prefix: 'onetrip_t_', poolSize: 8 });
+}
+
+/** A new, migrated PostgreSQL database next to `adminUrl`, dropped by dispose() (the tests' and the benchmarks'). */
+export async function createThrowawayDatabase(
+  adminUrl: string,
+  options: { prefix: string; poolSize: number },
+): Promise<DatabaseHandle & { url: string; dispose(): Promise<void> }> {
+  const name = `${options.prefix}${randomBytes(6).toString('hex')}`;
+  await withAdmin((c) => c.query(`create database ${name}`), adminUrl);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const handle = await createDatabase({ url: url.toString(), pgliteDir: null, poolSize: 8 });
+  const handle = await createDatabase({ url: url.toString(), pgliteDir: null, poolSize: options.poolSize });
   await migrateToLatest(handle.db);
   return {
     ...handle,
     url: url.toString(),
     dispose: async () => {
       await handle.close();
-      await withAdmin(adminUrl, (c) => c.query(`drop database if exists ${name} with (force)`));
+      await withAdmin((c) => c.query(`drop database if exists ${name} with (force)`), adminUrl);
     },
   };
 }
 
-async function withAdmin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` on a connection to the admin database (TEST_DATABASE_URL unless told otherwise). */
+export async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>, url = process.env.TEST_DATABASE_URL!): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditFacts } from '../../src/plugins/audit.js';
 import { problem } from '../../src/errors.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
-import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { problemOf, gatewayForSuite } from '../helpers/app.js';
 import { startFakeProvider, type FakeProvider, UPSTREAM_SECRET } from '../helpers/fake-provider.js';
 import { eventsFor, post, register, requestIdOf, testType } from './consumer.js';
 
@@ -11,33 +11,30 @@ function breakCheckDigit(id: string): string {
 }
 
 describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
-  let gw: TestGateway;
-  let token: string;
+  const suite = gatewayForSuite(kind, { tokens: { housing: 'housing-fund-window' } });
   let person: string;
   let failing: FakeProvider;
   let hanging: FakeProvider;
 
   beforeAll(async () => {
-    gw = await startTestGateway(kind);
     failing = await startFakeProvider({ behaviour: 'status500' });
     hanging = await startFakeProvider({ behaviour: 'hang' });
-    await register(gw, {
+    await register(suite.gw, {
       types: [
         testType('failing-register', { kind: 'http', url: `${failing.url}/answer`, timeoutMs: 2000 }),
         testType('hanging-register', { kind: 'http', url: `${hanging.url}/answer`, timeoutMs: 300 }),
       ],
     });
-    token = await gw.token('housing-fund-window');
     const held = ['household-registration', 'marriage-registration', 'social-insurance-contributions'];
-    person = gw.subjects.find((s) => s.kind === 'person' && held.every((t) => s.holds.includes(t)))!.id;
+    person = suite.gw.subjects.find((s) => s.kind === 'person' && held.every((t) => s.holds.includes(t)))!.id;
   });
   afterAll(async () => {
-    await gw?.close();
     await failing?.close();
     await hanging?.close();
   });
 
-  const batch = (body: Record<string, unknown>, auth: string | null = token) => post(gw, '/v1/lookups/batch', auth, body);
+  const batch = (body: Record<string, unknown>, auth: string | null = suite.tokens.housing) =>
+    post(suite.gw, '/v1/lookups/batch', auth, body);
   const body = (items: object[]) => ({
     subject: { kind: 'person', id: person },
     purpose: 'housing-fund-withdrawal',
@@ -92,7 +89,7 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
     // The hanging provider's timeout (300 ms) bounds the whole call: items ran side by side.
     expect(elapsed).toBeLessThan(2000);
 
-    const events = await eventsFor(gw, requestId);
+    const events = await eventsFor(suite.gw, requestId);
     expect(events).toHaveLength(items.length);
     expect(events.every((e) => e.action === 'batch.item' && e.case_id === 'HF-2026-B0001' && e.officer === 'w07.zhang')).toBe(true);
     const byType = new Map(events.map((e) => [e.type, e]));
@@ -108,7 +105,7 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
   });
 
   it("reports a record the provider does not hold as that item's RECORD_NOT_FOUND", async () => {
-    const lacking = gw.subjects.find((s) => s.kind === 'person' && !s.holds.includes('real-estate-title'))!;
+    const lacking = suite.gw.subjects.find((s) => s.kind === 'person' && !s.holds.includes('real-estate-title'))!;
     const res = await batch({
       ...body([{ type: 'real-estate-title' }, { type: 'household-registration' }]),
       subject: { kind: 'person', id: lacking.id },
@@ -116,7 +113,7 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
     expect(res.statusCode).toBe(200);
     const [estate] = res.json().results;
     expect(estate).toMatchObject({ status: 'error', error: { code: 'RECORD_NOT_FOUND', status: 404 } });
-    const events = await eventsFor(gw, requestIdOf(res));
+    const events = await eventsFor(suite.gw, requestIdOf(res));
     expect(events.find((e) => e.type === 'real-estate-title')).toMatchObject({ outcome: 'not_found', error_code: 'RECORD_NOT_FOUND' });
   });
 
@@ -124,7 +121,7 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
     const res = await batch({ ...body([{ type: 'household-registration' }]), subject: { kind: 'person', id: breakCheckDigit(person) } });
     expect(res.statusCode).toBe(422);
     expect(problemOf(res).code).toBe('INVALID_SUBJECT_ID');
-    const events = await eventsFor(gw, problemOf(res).requestId);
+    const events = await eventsFor(suite.gw, problemOf(res).requestId);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       action: 'batch.item',
@@ -143,18 +140,18 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
     const res = await batch(body(items));
     expect(res.statusCode).toBe(400);
     expect(problemOf(res).code).toBe('VALIDATION_FAILED');
-    expect(await eventsFor(gw, problemOf(res).requestId)).toHaveLength(1);
+    expect(await eventsFor(suite.gw, problemOf(res).requestId)).toHaveLength(1);
   });
 
   it('accepts 20 items', async () => {
     const res = await batch(body(Array.from({ length: 20 }, () => ({ type: 'household-registration', fields: ['name'] }))));
     expect(res.statusCode).toBe(200);
     expect(res.json().results.every((r: { status: string }) => r.status === 'ok')).toBe(true);
-    expect(await eventsFor(gw, requestIdOf(res))).toHaveLength(20);
+    expect(await eventsFor(suite.gw, requestIdOf(res))).toHaveLength(20);
   });
 
   it('refuses a caller without the consumer role with 403 FORBIDDEN, and no token with 401', async () => {
-    const auditor = await gw.token('audit-office');
+    const auditor = await suite.gw.token('audit-office');
     const forbidden = await batch(body([{ type: 'household-registration' }]), auditor);
     expect(forbidden.statusCode).toBe(403);
     expect(problemOf(forbidden).code).toBe('FORBIDDEN');
@@ -164,7 +161,7 @@ describe.each(DATABASE_KINDS)('POST /v1/lookups/batch on %s', (kind) => {
   });
 
   it("releases nothing when any item's audit event cannot be committed (503 AUDIT_UNAVAILABLE)", async () => {
-    const audit = gw.app.audit;
+    const audit = suite.gw.app.audit;
     const original = audit.record;
     // The success event of one item fails to commit; the other item's event commits normally.
     audit.record = async (request, facts: AuditFacts) => {

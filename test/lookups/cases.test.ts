@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PROCEDURES, DEMO_PROCEDURE_SUBJECT_KINDS } from '../../src/demo/data.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
-import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { problemOf, startTestGateway, tokenCache, type TestGateway } from '../helpers/app.js';
 import { eventsFor, post, register, requestIdOf, sleep, TEST_RECORD, testType } from './consumer.js';
 
 /** The demo window that handles each demo procedure. */
@@ -41,11 +41,7 @@ interface Material {
 
 describe.each(DATABASE_KINDS)('procedures and cases on %s', (kind) => {
   let gw: TestGateway;
-  const tokens = new Map<string, string>();
-  const tokenFor = async (clientId: string) => {
-    if (!tokens.has(clientId)) tokens.set(clientId, await gw.token(clientId));
-    return tokens.get(clientId)!;
-  };
+  const tokenFor = tokenCache(() => gw);
 
   beforeAll(async () => {
     gw = await startTestGateway(kind, { beforeRoutes: registerSlowProviders });

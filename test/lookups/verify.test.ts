@@ -3,34 +3,28 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/lookups/proof.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
-import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { problemOf, gatewayForSuite } from '../helpers/app.js';
 import { startFakeProvider, type FakeProvider } from '../helpers/fake-provider.js';
 import { eventsFor, post, register, requestIdOf, testType } from './consumer.js';
 
 describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
-  let gw: TestGateway;
-  let housing: string;
-  let taxation: string;
+  const suite = gatewayForSuite(kind, { tokens: { housing: 'housing-fund-window', taxation: 'taxation-window' } });
   let married: string;
   let unmarried: string;
   let provider: FakeProvider;
 
   beforeAll(async () => {
-    gw = await startTestGateway(kind);
     provider = await startFakeProvider();
-    await register(gw, { types: [testType('fake-register', { kind: 'http', url: `${provider.url}/answer`, timeoutMs: 2000 })] });
-    housing = await gw.token('housing-fund-window');
-    taxation = await gw.token('taxation-window');
-    const persons = gw.subjects.filter((s) => s.kind === 'person');
+    await register(suite.gw, { types: [testType('fake-register', { kind: 'http', url: `${provider.url}/answer`, timeoutMs: 2000 })] });
+    const persons = suite.gw.subjects.filter((s) => s.kind === 'person');
     married = persons.find((s) => s.holds.includes('marriage-registration') && s.holds.includes('social-insurance-contributions'))!.id;
     unmarried = persons.find((s) => !s.holds.includes('marriage-registration'))!.id;
   });
   afterAll(async () => {
-    await gw?.close();
     await provider?.close();
   });
 
-  const verify = (body: Record<string, unknown>, token = housing) => post(gw, '/v1/verifications', token, body);
+  const verify = (body: Record<string, unknown>, token = suite.tokens.housing) => post(suite.gw, '/v1/verifications', token, body);
   const housingBody = (claim: object, extra: object = {}) => ({
     type: 'household-registration',
     subject: { kind: 'person', id: married },
@@ -49,7 +43,7 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
     expect(body.subject.id).not.toBe(married);
     expect(body).not.toHaveProperty('record');
 
-    const jwks = createLocalJWKSet((await gw.app.inject({ url: '/.well-known/jwks.json' })).json());
+    const jwks = createLocalJWKSet((await suite.gw.app.inject({ url: '/.well-known/jwks.json' })).json());
     const { payload } = await compactVerify(body.proof, jwks);
     const claims = JSON.parse(new TextDecoder().decode(payload));
     expect(claims).toMatchObject({
@@ -61,7 +55,7 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
     });
     expect(claims.digest).toBe(digestOf({ claim, result: true }));
 
-    const [event] = await eventsFor(gw, requestIdOf(res));
+    const [event] = await eventsFor(suite.gw, requestIdOf(res));
     expect(event).toMatchObject({
       id: body.lookupId,
       action: 'verification',
@@ -89,7 +83,7 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
     const res = await verify(housingBody({ field: 'spouseName', op: 'eq', value: secret }, { type: 'marriage-registration' }));
     expect(res.statusCode).toBe(200);
     expect(res.json().result).toBe(false);
-    const rows = await sql<{ t: string }>`select row_to_json(a)::text as t from audit_events a`.execute(gw.db.db);
+    const rows = await sql<{ t: string }>`select row_to_json(a)::text as t from audit_events a`.execute(suite.gw.db.db);
     expect(rows.rows.map((r) => r.t).join('\n')).not.toContain(secret);
   });
 
@@ -100,22 +94,25 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
       purpose: 'special-additional-deduction',
       caseId: 'TX-2026-1',
     };
-    const res = await verify({ ...body, claim: { field: 'status', op: 'exists' } }, taxation);
+    const res = await verify({ ...body, claim: { field: 'status', op: 'exists' } }, suite.tokens.taxation);
     expect(res.statusCode).toBe(200);
     expect(res.json().result).toBe(true);
 
-    const lookup = await post(gw, '/v1/lookups', taxation, { ...body, fields: ['status'] });
+    const lookup = await post(suite.gw, '/v1/lookups', suite.tokens.taxation, { ...body, fields: ['status'] });
     expect(lookup.statusCode).toBe(403);
     expect(problemOf(lookup).code).toBe('NOT_GRANTED');
 
-    const outside = await verify({ ...body, claim: { field: 'spouseName', op: 'exists' } }, taxation);
+    const outside = await verify({ ...body, claim: { field: 'spouseName', op: 'exists' } }, suite.tokens.taxation);
     expect(outside.statusCode).toBe(403);
     expect(problemOf(outside).code).toBe('FIELD_NOT_ALLOWED');
 
-    const purpose = await verify({ ...body, purpose: 'housing-fund-withdrawal', claim: { field: 'status', op: 'exists' } }, taxation);
+    const purpose = await verify(
+      { ...body, purpose: 'housing-fund-withdrawal', claim: { field: 'status', op: 'exists' } },
+      suite.tokens.taxation,
+    );
     expect(purpose.statusCode).toBe(403);
     expect(problemOf(purpose).code).toBe('PURPOSE_NOT_ALLOWED');
-    const [event] = await eventsFor(gw, problemOf(purpose).requestId);
+    const [event] = await eventsFor(suite.gw, problemOf(purpose).requestId);
     expect(event).toMatchObject({
       action: 'verification',
       outcome: 'denied',
@@ -142,7 +139,7 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
     );
     expect(res.statusCode).toBe(404);
     expect(problemOf(res).code).toBe('RECORD_NOT_FOUND');
-    const [event] = await eventsFor(gw, problemOf(res).requestId);
+    const [event] = await eventsFor(suite.gw, problemOf(res).requestId);
     expect(event).toMatchObject({ action: 'verification', outcome: 'not_found', provider: 'civil-affairs' });
   });
 
@@ -158,7 +155,7 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
     const res = await verify(housingBody(claim));
     expect(res.statusCode).toBe(400);
     expect(problemOf(res).code).toBe('VALIDATION_FAILED');
-    const events = await eventsFor(gw, problemOf(res).requestId);
+    const events = await eventsFor(suite.gw, problemOf(res).requestId);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ action: 'verification', outcome: 'denied', error_code: 'VALIDATION_FAILED' });
   });
@@ -172,7 +169,7 @@ describe.each(DATABASE_KINDS)('POST /v1/verifications on %s', (kind) => {
     const res = await verify({ ...housingBody({ field: 'name', op: 'exists' }), ...extra });
     expect(res.statusCode).toBe(status);
     expect(problemOf(res).code).toBe(code);
-    const [event] = await eventsFor(gw, problemOf(res).requestId);
+    const [event] = await eventsFor(suite.gw, problemOf(res).requestId);
     expect(event).toMatchObject({ action: 'verification', error_code: code });
   });
 });

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { problemOf, gatewayForSuite } from '../helpers/app.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
 import { lookupBody, personHolding, post } from '../audit/support.js';
 
@@ -7,58 +7,51 @@ import { lookupBody, personHolding, post } from '../audit/support.js';
 const proofPayload = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 
 describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
-  let gw: TestGateway;
-  let admin: string;
-  let consumer: string;
-  let portal: string;
-  let provider: string;
+  const suite = gatewayForSuite(kind, {
+    tokens: { admin: 'platform-admin', consumer: 'housing-fund-window', portal: 'citizen-portal', provider: 'public-security-staff' },
+  });
   let otherProvider: string;
   let alice: string;
   let bob: string;
   let objectionId: string;
 
   beforeAll(async () => {
-    gw = await startTestGateway(kind);
-    [admin, consumer, portal, provider] = (await Promise.all(
-      ['platform-admin', 'housing-fund-window', 'citizen-portal', 'public-security-staff'].map((c) => gw.token(c)),
-    )) as [string, string, string, string];
-    alice = personHolding(gw, 'household-registration', 0);
-    bob = personHolding(gw, 'household-registration', 1);
+    alice = personHolding(suite.gw, 'household-registration', 0);
+    bob = personHolding(suite.gw, 'household-registration', 1);
   });
-  afterAll(async () => gw?.close());
 
-  const get = (url: string, token: string) => gw.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+  const get = (url: string, token: string) => suite.gw.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
   const eventOf = (res: { headers: Record<string, unknown> }) =>
-    gw.db.db
+    suite.gw.db.db
       .selectFrom('audit_events')
       .selectAll()
       .where('request_id', '=', res.headers['x-request-id'] as string)
       .orderBy('seq')
       .execute();
-  const file = (body: Record<string, unknown>, token = portal) =>
-    post(gw, '/v1/portal/objections', token, {
+  const file = (body: Record<string, unknown>, token = suite.tokens.portal) =>
+    post(suite.gw, '/v1/portal/objections', token, {
       subject: { kind: 'person', id: alice },
       type: 'household-registration',
       statement: '住址不对',
       ...body,
     });
   const lookup = async (id: string) => {
-    const res = await post(gw, '/v1/lookups', consumer, lookupBody(id));
+    const res = await post(suite.gw, '/v1/lookups', suite.tokens.consumer, lookupBody(id));
     expect(res.statusCode).toBe(200);
     return res.json() as { disputed: boolean; proof: string };
   };
 
   it('lets the admin API create provider clients', async () => {
-    const created = await gw.app.inject({
+    const created = await suite.gw.app.inject({
       method: 'POST',
       url: '/v1/admin/departments/civil-affairs/clients',
-      headers: { authorization: `Bearer ${admin}` },
+      headers: { authorization: `Bearer ${suite.tokens.admin}` },
       payload: { roles: ['provider'] },
     });
     expect(created.statusCode).toBe(201);
     const { clientId, clientSecret, roles } = created.json();
     expect(roles).toEqual(['provider']);
-    const token = await gw.app.inject({
+    const token = await suite.gw.app.inject({
       method: 'POST',
       url: '/v1/auth/token',
       payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret },
@@ -91,22 +84,22 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     expect([unknownType.statusCode, problemOf(unknownType).code]).toEqual([404, 'UNKNOWN_TYPE']);
     const badField = await file({ field: 'shoeSize' });
     expect([badField.statusCode, problemOf(badField).code]).toEqual([400, 'VALIDATION_FAILED']);
-    const enterprise = gw.subjects.find((s) => s.kind === 'enterprise')!;
+    const enterprise = suite.gw.subjects.find((s) => s.kind === 'enterprise')!;
     const wrongKind = await file({ subject: { kind: 'enterprise', id: enterprise.id } });
     expect([wrongKind.statusCode, problemOf(wrongKind).code]).toEqual([422, 'INVALID_SUBJECT_ID']);
     const unknownLookup = await file({ lookupId: '00000000-0000-4000-8000-000000000000' });
     expect([unknownLookup.statusCode, problemOf(unknownLookup).code]).toEqual([404, 'NOT_FOUND']);
     // A real lookup, but of another person: not this subject's access.
-    const bobs = await post(gw, '/v1/lookups', consumer, lookupBody(bob));
+    const bobs = await post(suite.gw, '/v1/lookups', suite.tokens.consumer, lookupBody(bob));
     const otherSubject = await file({ lookupId: bobs.json().lookupId });
     expect([otherSubject.statusCode, problemOf(otherSubject).code]).toEqual([404, 'NOT_FOUND']);
-    const asConsumer = await file({}, consumer);
+    const asConsumer = await file({}, suite.tokens.consumer);
     expect([asConsumer.statusCode, problemOf(asConsumer).code]).toEqual([403, 'FORBIDDEN']);
-    expect(await gw.db.db.selectFrom('objections').selectAll().execute()).toEqual([]);
+    expect(await suite.gw.db.db.selectFrom('objections').selectAll().execute()).toEqual([]);
   });
 
   it('files an objection (201, audited without the statement or the raw id) that disputes every release of that record', async () => {
-    const shown = await post(gw, '/v1/lookups', consumer, lookupBody(alice, { caseId: 'SHOWN-1' }));
+    const shown = await post(suite.gw, '/v1/lookups', suite.tokens.consumer, lookupBody(alice, { caseId: 'SHOWN-1' }));
     const res = await file({ field: 'address', lookupId: shown.json().lookupId, statement: '我已迁出该住址' });
     expect(res.statusCode).toBe(201);
     const body = res.json();
@@ -131,7 +124,7 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     expect(event!.subject_hmac).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(event)).not.toContain(alice);
     expect(JSON.stringify(event)).not.toContain('我已迁出该住址');
-    const row = await gw.db.db.selectFrom('objections').selectAll().where('objection_id', '=', objectionId).executeTakeFirstOrThrow();
+    const row = await suite.gw.db.db.selectFrom('objections').selectAll().where('objection_id', '=', objectionId).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ status: 'open', subject_hmac: event!.subject_hmac, field: 'address', filed_by: 'citizen-portal' });
     expect(row.subject_sealed).not.toContain(alice);
 
@@ -140,7 +133,7 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     expect(proofPayload(disputed.proof).disputed).toBe(true);
     expect((await lookup(bob)).disputed).toBe(false);
 
-    const batch = await post(gw, '/v1/lookups/batch', consumer, {
+    const batch = await post(suite.gw, '/v1/lookups/batch', suite.tokens.consumer, {
       subject: { kind: 'person', id: alice },
       purpose: 'housing-fund-withdrawal',
       caseId: 'OBJ-B',
@@ -151,7 +144,7 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
       ['household-registration', true, true],
       ['marriage-registration', false, false],
     ]);
-    const caseRes = await post(gw, '/v1/cases', consumer, {
+    const caseRes = await post(suite.gw, '/v1/cases', suite.tokens.consumer, {
       procedure: 'housing-fund-withdrawal',
       applicant: { kind: 'person', id: alice },
       caseId: 'OBJ-C',
@@ -162,7 +155,7 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
   });
 
   it('shows the person their objections through the portal', async () => {
-    const res = await post(gw, '/v1/portal/objections/search', portal, { subject: { kind: 'person', id: alice } });
+    const res = await post(suite.gw, '/v1/portal/objections/search', suite.tokens.portal, { subject: { kind: 'person', id: alice } });
     expect(res.statusCode).toBe(200);
     expect(res.json().objections).toEqual([
       {
@@ -176,14 +169,17 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     ]);
     const [event] = await eventOf(res);
     expect(event).toMatchObject({ action: 'objection.search', outcome: 'ok', subject_kind: 'person' });
-    expect((await post(gw, '/v1/portal/objections/search', portal, { subject: { kind: 'person', id: bob } })).json().objections).toEqual(
-      [],
-    );
-    expect((await post(gw, '/v1/portal/objections/search', consumer, { subject: { kind: 'person', id: bob } })).statusCode).toBe(403);
+    expect(
+      (await post(suite.gw, '/v1/portal/objections/search', suite.tokens.portal, { subject: { kind: 'person', id: bob } })).json()
+        .objections,
+    ).toEqual([]);
+    expect(
+      (await post(suite.gw, '/v1/portal/objections/search', suite.tokens.consumer, { subject: { kind: 'person', id: bob } })).statusCode,
+    ).toBe(403);
   });
 
   it('lists open objections, with the subject id, to the provider department only', async () => {
-    const res = await get('/v1/objections?status=open', provider);
+    const res = await get('/v1/objections?status=open', suite.tokens.provider);
     expect(res.statusCode).toBe(200);
     const [listed, ...rest] = res.json().objections;
     expect(rest).toEqual([]);
@@ -201,34 +197,37 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     expect(event!.detail).toEqual({ status: 'open', returned: 1, objectionIds: [objectionId] });
     expect(JSON.stringify(event)).not.toContain(alice);
 
-    expect((await get('/v1/objections', provider)).json().objections).toHaveLength(1);
-    expect((await get('/v1/objections?status=corrected', provider)).json().objections).toEqual([]);
+    expect((await get('/v1/objections', suite.tokens.provider)).json().objections).toHaveLength(1);
+    expect((await get('/v1/objections?status=corrected', suite.tokens.provider)).json().objections).toEqual([]);
     expect((await get('/v1/objections', otherProvider)).json().objections).toEqual([]);
-    expect((await get('/v1/objections?status=maybe', provider)).statusCode).toBe(400);
-    const asPortal = await get('/v1/objections', portal);
+    expect((await get('/v1/objections?status=maybe', suite.tokens.provider)).statusCode).toBe(400);
+    const asPortal = await get('/v1/objections', suite.tokens.portal);
     expect([asPortal.statusCode, problemOf(asPortal).code]).toEqual([403, 'FORBIDDEN']);
   });
 
   it('answers 404 to another department and for an unknown objection, 400 for a malformed id', async () => {
     const url = `/v1/objections/${objectionId}/resolution`;
-    const wrong = await post(gw, url, otherProvider, { status: 'rejected', response: '不是我们的' });
+    const wrong = await post(suite.gw, url, otherProvider, { status: 'rejected', response: '不是我们的' });
     expect([wrong.statusCode, problemOf(wrong).code]).toEqual([404, 'NOT_FOUND']);
     const [event] = await eventOf(wrong);
     expect(event).toMatchObject({ action: 'objection.resolve', outcome: 'denied', error_code: 'NOT_FOUND', consumer: 'civil-affairs' });
-    const unknown = await post(gw, '/v1/objections/00000000-0000-4000-8000-000000000000/resolution', provider, {
+    const unknown = await post(suite.gw, '/v1/objections/00000000-0000-4000-8000-000000000000/resolution', suite.tokens.provider, {
       status: 'rejected',
       response: 'x',
     });
     expect([unknown.statusCode, problemOf(unknown).code]).toEqual([404, 'NOT_FOUND']);
-    expect((await post(gw, '/v1/objections/not-a-uuid/resolution', provider, { status: 'rejected', response: 'x' })).statusCode).toBe(400);
-    expect((await post(gw, url, provider, { status: 'open', response: 'x' })).statusCode).toBe(400);
-    expect((await post(gw, url, provider, { status: 'corrected', response: 'x'.repeat(2001) })).statusCode).toBe(400);
+    expect(
+      (await post(suite.gw, '/v1/objections/not-a-uuid/resolution', suite.tokens.provider, { status: 'rejected', response: 'x' }))
+        .statusCode,
+    ).toBe(400);
+    expect((await post(suite.gw, url, suite.tokens.provider, { status: 'open', response: 'x' })).statusCode).toBe(400);
+    expect((await post(suite.gw, url, suite.tokens.provider, { status: 'corrected', response: 'x'.repeat(2001) })).statusCode).toBe(400);
     expect((await lookup(alice)).disputed).toBe(true);
   });
 
   it('resolves once (then 409), clearing disputed and answering the person', async () => {
     const url = `/v1/objections/${objectionId}/resolution`;
-    const res = await post(gw, url, provider, { status: 'corrected', response: '已更正住址' });
+    const res = await post(suite.gw, url, suite.tokens.provider, { status: 'corrected', response: '已更正住址' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({
       objectionId,
@@ -248,20 +247,20 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     expect(event!.detail).toEqual({ objectionId, status: 'corrected' });
     expect(JSON.stringify(event)).not.toContain(alice);
 
-    const again = await post(gw, url, provider, { status: 'rejected', response: '再来一次' });
+    const again = await post(suite.gw, url, suite.tokens.provider, { status: 'rejected', response: '再来一次' });
     expect([again.statusCode, problemOf(again).code]).toEqual([409, 'CONFLICT']);
     const [refused] = await eventOf(again);
     expect(refused).toMatchObject({ action: 'objection.resolve', outcome: 'denied', error_code: 'CONFLICT' });
-    const row = await gw.db.db.selectFrom('objections').selectAll().where('objection_id', '=', objectionId).executeTakeFirstOrThrow();
+    const row = await suite.gw.db.db.selectFrom('objections').selectAll().where('objection_id', '=', objectionId).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ status: 'corrected', response: '已更正住址', resolved_by: 'public-security-staff' });
 
     const released = await lookup(alice);
     expect(released.disputed).toBe(false);
     expect(proofPayload(released.proof).disputed).toBe(false);
-    expect((await get('/v1/objections', provider)).json().objections).toEqual([]);
-    expect((await get('/v1/objections?status=corrected', provider)).json().objections).toHaveLength(1);
+    expect((await get('/v1/objections', suite.tokens.provider)).json().objections).toEqual([]);
+    expect((await get('/v1/objections?status=corrected', suite.tokens.provider)).json().objections).toHaveLength(1);
 
-    const mine = await post(gw, '/v1/portal/objections/search', portal, { subject: { kind: 'person', id: alice } });
+    const mine = await post(suite.gw, '/v1/portal/objections/search', suite.tokens.portal, { subject: { kind: 'person', id: alice } });
     expect(mine.json().objections).toEqual([
       {
         objectionId,
@@ -281,11 +280,13 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     const second = (await file({ statement: '姓名错误', field: 'name' })).json().objectionId as string;
     expect((await lookup(alice)).disputed).toBe(true);
     expect(
-      (await post(gw, `/v1/objections/${first}/resolution`, provider, { status: 'rejected', response: '经核实无误' })).statusCode,
+      (await post(suite.gw, `/v1/objections/${first}/resolution`, suite.tokens.provider, { status: 'rejected', response: '经核实无误' }))
+        .statusCode,
     ).toBe(200);
     expect((await lookup(alice)).disputed).toBe(true);
     expect(
-      (await post(gw, `/v1/objections/${second}/resolution`, provider, { status: 'rejected', response: '经核实无误' })).statusCode,
+      (await post(suite.gw, `/v1/objections/${second}/resolution`, suite.tokens.provider, { status: 'rejected', response: '经核实无误' }))
+        .statusCode,
     ).toBe(200);
     expect((await lookup(alice)).disputed).toBe(false);
   });
@@ -294,12 +295,12 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
     const id = (await file({ statement: '并发' })).json().objectionId as string;
     const url = `/v1/objections/${id}/resolution`;
     const answers = await Promise.all([
-      post(gw, url, provider, { status: 'corrected', response: 'A' }),
-      post(gw, url, provider, { status: 'rejected', response: 'B' }),
+      post(suite.gw, url, suite.tokens.provider, { status: 'corrected', response: 'A' }),
+      post(suite.gw, url, suite.tokens.provider, { status: 'rejected', response: 'B' }),
     ]);
     expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 409]);
     const winner = answers.find((a) => a.statusCode === 200)!.json();
-    const row = await gw.db.db.selectFrom('objections').selectAll().where('objection_id', '=', id).executeTakeFirstOrThrow();
+    const row = await suite.gw.db.db.selectFrom('objections').selectAll().where('objection_id', '=', id).executeTakeFirstOrThrow();
     expect([row.status, row.response]).toEqual([winner.status, winner.response]);
     const loser = answers.find((a) => a.statusCode === 409)!;
     const events = await eventOf(loser);
@@ -308,7 +309,7 @@ describe.each(DATABASE_KINDS)('objections on %s', (kind) => {
   });
 
   it('never writes a raw subject id into the audit trail', async () => {
-    const rows = await gw.db.db.selectFrom('audit_events').selectAll().execute();
+    const rows = await suite.gw.db.db.selectFrom('audit_events').selectAll().execute();
     const text = JSON.stringify(rows);
     expect(text).not.toContain(alice);
     expect(text).not.toContain(bob);

@@ -1,24 +1,19 @@
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/db.js';
-import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { gatewayForSuite, problemOf, type TestGateway } from '../helpers/app.js';
+import { startRedisReplicas, type RedisReplicas } from '../helpers/replicas.js';
 
 const procedures = (gw: TestGateway, token: string) =>
   gw.app.inject({ url: '/v1/procedures', headers: { authorization: `Bearer ${token}` } });
 
 describe.each(DATABASE_KINDS)('per-client rate limit on %s', (kind) => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startTestGateway(kind, { env: { RATE_LIMIT_PER_MINUTE: '3' } });
-  });
-  afterAll(async () => gw?.close());
+  const suite = gatewayForSuite(kind, { env: { RATE_LIMIT_PER_MINUTE: '3' } });
 
   it('answers 429 RATE_LIMITED with Retry-After once a client has used its quota, per client', async () => {
-    const taxation = await gw.token('taxation-window');
-    for (let k = 0; k < 3; k += 1) expect((await procedures(gw, taxation)).statusCode).toBe(200);
-    const limited = await procedures(gw, taxation);
+    const taxation = await suite.gw.token('taxation-window');
+    for (let k = 0; k < 3; k += 1) expect((await procedures(suite.gw, taxation)).statusCode).toBe(200);
+    const limited = await procedures(suite.gw, taxation);
     expect(limited.statusCode).toBe(429);
     expect(limited.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(problemOf(limited).code).toBe('RATE_LIMITED');
@@ -28,19 +23,28 @@ describe.each(DATABASE_KINDS)('per-client rate limit on %s', (kind) => {
     expect(retryAfter).toBeLessThanOrEqual(60);
 
     // Another client of the same gateway has its own quota.
-    const housing = await gw.token('housing-fund-window');
-    expect((await procedures(gw, housing)).statusCode).toBe(200);
+    const housing = await suite.gw.token('housing-fund-window');
+    expect((await procedures(suite.gw, housing)).statusCode).toBe(200);
   });
 
   it('counts audited routes too, and audits the refusal', async () => {
-    const token = await gw.token('civil-affairs-window');
-    const body = { procedure: 'dragon-taming', applicant: { kind: 'person', id: gw.subjects[0]!.id }, caseId: 'RL-1' };
+    const token = await suite.gw.token('civil-affairs-window');
+    const body = { procedure: 'dragon-taming', applicant: { kind: 'person', id: suite.gw.subjects[0]!.id }, caseId: 'RL-1' };
     const codes: number[] = [];
     for (let k = 0; k < 4; k += 1) {
-      const res = await gw.app.inject({ method: 'POST', url: '/v1/cases', headers: { authorization: `Bearer ${token}` }, payload: body });
+      const res = await suite.gw.app.inject({
+        method: 'POST',
+        url: '/v1/cases',
+        headers: { authorization: `Bearer ${token}` },
+        payload: body,
+      });
       codes.push(res.statusCode);
       if (res.statusCode === 429) {
-        const [event] = await gw.db.db.selectFrom('audit_events').selectAll().where('request_id', '=', problemOf(res).requestId).execute();
+        const [event] = await suite.gw.db.db
+          .selectFrom('audit_events')
+          .selectAll()
+          .where('request_id', '=', problemOf(res).requestId)
+          .execute();
         expect(event).toMatchObject({
           action: 'case.material',
           outcome: 'denied',
@@ -54,26 +58,14 @@ describe.each(DATABASE_KINDS)('per-client rate limit on %s', (kind) => {
 });
 
 describe.skipIf(!process.env.REDIS_URL).each(DATABASE_KINDS)('rate limit shared through Redis on %s', (kind) => {
-  const namespace = `onetrip-rl-test-${randomBytes(6).toString('hex')}:`;
-  let first: TestGateway;
-  let second: TestGateway;
-
+  let replicas: RedisReplicas;
   beforeAll(async () => {
-    const env = { RATE_LIMIT_PER_MINUTE: '4', REDIS_URL: process.env.REDIS_URL! };
-    first = await startTestGateway(kind, { env, config: { rateLimitNamespace: namespace } });
-    // A second replica on the same database and the same Redis; the demo is already seeded.
-    second = await startTestGateway(kind, { env, config: { rateLimitNamespace: namespace }, database: first.db, demo: false });
+    replicas = await startRedisReplicas(kind, { RATE_LIMIT_PER_MINUTE: '4' });
   });
-  afterAll(async () => {
-    await second?.close();
-    await first?.close();
-    const redis = new Redis(process.env.REDIS_URL!);
-    const keys = await redis.keys(`${namespace}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  });
+  afterAll(async () => replicas?.close());
 
   it('lets two replicas draw on one quota per client', async () => {
+    const { first, second, namespace } = replicas;
     const token = await first.token('taxation-window');
     const statuses: number[] = [];
     for (const gw of [first, second, first, second, second, first]) statuses.push((await procedures(gw, token)).statusCode);

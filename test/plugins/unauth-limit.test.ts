@@ -3,11 +3,10 @@
  * signature check or audit write, so an anonymous flood cannot fill the audit trail.
  */
 import type { AuditAction } from '../../src/audit/event.js';
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/db.js';
-import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { problemOf, requestToken, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { startRedisReplicas, type RedisReplicas } from '../helpers/replicas.js';
 
 const FLOODER = '203.0.113.7';
 const lookupBody = (gw: TestGateway) => ({
@@ -36,12 +35,7 @@ describe.each(DATABASE_KINDS)('unauthenticated flood limit on %s', (kind) => {
   it('answers 300 bad-token lookups from one address with 120 audited 401s, then 429s and one summary event', async () => {
     // A department system at the same address got its token before the flood and has used it.
     const window = gw.credentials.find((c) => c.clientId === 'housing-fund-window')!;
-    const issued = await gw.app.inject({
-      method: 'POST',
-      url: '/v1/auth/token',
-      remoteAddress: FLOODER,
-      payload: { grant_type: 'client_credentials', client_id: window.clientId, client_secret: window.clientSecret },
-    });
+    const issued = await requestToken(gw.app, window.clientId, window.clientSecret, FLOODER);
     expect(issued.statusCode).toBe(200);
     const validToken = (issued.json() as { access_token: string }).access_token;
     const use = () => gw.app.inject({ url: '/v1/procedures', remoteAddress: FLOODER, headers: { authorization: `Bearer ${validToken}` } });
@@ -94,12 +88,7 @@ describe.each(DATABASE_KINDS)('unauthenticated flood limit on %s', (kind) => {
     expect(
       (await gw.app.inject({ url: '/v1/procedures', remoteAddress: FLOODER, headers: { authorization: 'Bearer x.y.z' } })).statusCode,
     ).toBe(429);
-    const tokenRequest = await gw.app.inject({
-      method: 'POST',
-      url: '/v1/auth/token',
-      remoteAddress: FLOODER,
-      payload: { grant_type: 'client_credentials', client_id: window.clientId, client_secret: window.clientSecret },
-    });
+    const tokenRequest = await requestToken(gw.app, window.clientId, window.clientSecret, FLOODER);
     expect(tokenRequest.statusCode).toBe(429);
 
     // Probes, keys and the contract are never starved.
@@ -141,26 +130,15 @@ describe('UNAUTH_RATE_LIMIT_PER_MINUTE', () => {
 });
 
 describe.skipIf(!process.env.REDIS_URL)('unauthenticated limit shared through Redis', () => {
-  const namespace = `onetrip-rl-test-${randomBytes(6).toString('hex')}:`;
-  let first: TestGateway;
-  let second: TestGateway;
-
+  let replicas: RedisReplicas;
   beforeAll(async () => {
-    const env = { UNAUTH_RATE_LIMIT_PER_MINUTE: '3', REDIS_URL: process.env.REDIS_URL! };
-    first = await startTestGateway('pglite', { env, config: { rateLimitNamespace: namespace }, demo: false });
-    second = await startTestGateway('pglite', { env, config: { rateLimitNamespace: namespace }, database: first.db, demo: false });
+    replicas = await startRedisReplicas('pglite', { UNAUTH_RATE_LIMIT_PER_MINUTE: '3' }, false);
   });
-  afterAll(async () => {
-    await second?.close();
-    await first?.close();
-    const redis = new Redis(process.env.REDIS_URL!);
-    const keys = await redis.keys(`${namespace}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  });
+  afterAll(async () => replicas?.close());
 
   it('lets two replicas count one address together', async () => {
     const statuses: number[] = [];
+    const { first, second } = replicas;
     for (const gw of [first, second, first, second, first]) {
       statuses.push((await gw.app.inject({ url: '/v1/procedures', remoteAddress: '192.0.2.77' })).statusCode);
     }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from '../helpers/db.js';
-import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { problemOf, requestToken, startTestGateway, type TestGateway } from '../helpers/app.js';
 
 describe.each(DATABASE_KINDS)('admin API: departments and clients on %s', (kind) => {
   let gw: TestGateway;
@@ -84,11 +84,7 @@ describe.each(DATABASE_KINDS)('admin API: departments and clients on %s', (kind)
     expect(department).toBe('housing-fund');
     expect(roles).toEqual(['consumer']);
 
-    const token = await gw.app.inject({
-      method: 'POST',
-      url: '/v1/auth/token',
-      payload: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret },
-    });
+    const token = await requestToken(gw.app, clientId, clientSecret);
     expect(token.statusCode).toBe(200);
 
     const [event] = await adminEvents(res.headers['x-request-id'] as string);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
-import { startTestGateway, testConfig, type TestGateway } from '../helpers/app.js';
+import { requestToken, startTestGateway, testConfig, type TestGateway } from '../helpers/app.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from '../helpers/db.js';
 
 describe.each(DATABASE_KINDS)('npm run cli -- clients create on %s', (kind) => {
@@ -39,11 +39,7 @@ describe.each(DATABASE_KINDS)('npm run cli -- clients create on %s', (kind) => {
     expect(issued.clientId).toMatch(/^ops-centre-[0-9a-f]{12}$/);
 
     gw = await startTestGateway(kind, { database: db, demo: false });
-    const token = await gw.app.inject({
-      method: 'POST',
-      url: '/v1/auth/token',
-      payload: { grant_type: 'client_credentials', client_id: issued.clientId, client_secret: issued.clientSecret },
-    });
+    const token = await requestToken(gw.app, issued.clientId, issued.clientSecret);
     expect(token.statusCode).toBe(200);
     const departments = await gw.app.inject({
       url: '/v1/admin/departments',

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percentileOf } from '../../src/reports/repository.js';
 import { DATABASE_KINDS } from '../helpers/db.js';
 import { startFakeProvider, type FakeProvider } from '../helpers/fake-provider.js';
-import { problemOf, startTestGateway, type TestGateway } from '../helpers/app.js';
+import { problemOf, startTestGateway, tokenCache, type TestGateway } from '../helpers/app.js';
 import { eventsFor, post, register, requestIdOf, TEST_RECORD, testType } from '../lookups/consumer.js';
 
 /** Test providers, all of department `education`, so its provider figures are ours alone. */
@@ -65,11 +65,7 @@ describe('percentileOf', () => {
 
 describe.each(DATABASE_KINDS)('once-only reports on %s', (kind) => {
   let gw: TestGateway;
-  const tokens = new Map<string, string>();
-  const tokenFor = async (clientId: string) => {
-    if (!tokens.has(clientId)) tokens.set(clientId, await gw.token(clientId));
-    return tokens.get(clientId)!;
-  };
+  const tokenFor = tokenCache(() => gw);
   const get = async (url: string, clientId: string | null, remoteAddress?: string): Promise<LightMyRequestResponse> =>
     gw.app.inject({
       url,

@@ -1,44 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { generateResidentId, residentIdCheckChar, validateResidentId } from '../../src/subjects/resident-id.js';
+import { generateResidentId, PROVINCE_CODES, residentIdCheckChar, validateResidentId } from '../../src/subjects/resident-id.js';
 
 const NOW = new Date('2025-06-30T12:00:00Z');
-const PROVINCES = [
-  '11',
-  '12',
-  '13',
-  '14',
-  '15',
-  '21',
-  '22',
-  '23',
-  '31',
-  '32',
-  '33',
-  '34',
-  '35',
-  '36',
-  '37',
-  '41',
-  '42',
-  '43',
-  '44',
-  '45',
-  '46',
-  '50',
-  '51',
-  '52',
-  '53',
-  '54',
-  '61',
-  '62',
-  '63',
-  '64',
-  '65',
-  '71',
-  '81',
-  '82',
-];
+/** The province-level codes the validator accepts (GB/T 2260). */
+const PROVINCES = [...PROVINCE_CODES];
 
 function reasonOf(id: string, now = NOW): string {
   const result = validateResidentId(id, now);
