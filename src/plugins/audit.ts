@@ -84,8 +84,9 @@ async function auditPlugin(app: FastifyInstance) {
   app.decorate('audit', audit);
   app.decorateRequest('auditRecorded', false);
   app.decorateRequest('startedAt', 0);
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     request.startedAt = performance.now();
+    done();
   });
 
   // Each route's audit facts are checked once, as it is added: a route that would record its
