@@ -28,8 +28,8 @@ export interface AdapterLogger {
 export interface HttpAdaptersOptions {
   /** Parsed `ADAPTER_ALLOWED_HOSTS`; checked again after DNS resolution on every new connection. */
   allowedHosts: AllowedHostRules;
-  /** Signs the gateway JWT a provider verifies; `audience` is the provider department code. */
-  signToken(audience: string): Promise<string>;
+  /** Signs the gateway JWT a provider verifies; `audience` is the provider department code. A cached token may come back at once. */
+  signToken(audience: string): string | Promise<string>;
   maxResponseBytes?: number;
   maxConcurrentPerProvider?: number;
   maxQueuedPerProvider?: number;
@@ -211,7 +211,9 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     const timeoutMs = Math.min(ceilingMs, context.timeoutMs);
     const deadline = startDeadline(provider, timeoutMs, context.signal);
     try {
-      const token = await deadline.race(tokenFor(provider));
+      // A token at hand (the signer reuses one for half its life) needs no race against the deadline.
+      const signed = tokenFor(provider);
+      const token = typeof signed === 'string' ? signed : await deadline.race(signed);
       const body = JSON.stringify(request);
       const gate = gateFor(provider);
       const attempt = gate.breaker.execute(async () => {
@@ -238,13 +240,18 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     }
   }
 
-  async function tokenFor(provider: string): Promise<string> {
+  function tokenFor(provider: string): string | Promise<string> {
+    let signed: string | Promise<string>;
     try {
-      return await options.signToken(provider);
+      signed = options.signToken(provider);
     } catch (err) {
-      // Our failure, not the provider's: not counted by the breaker.
-      throw problem('INTERNAL_ERROR', `the gateway could not sign its token for provider ${provider}`, { cause: err });
+      throw signingFailed(provider, err);
     }
+    return typeof signed === 'string'
+      ? signed
+      : signed.then(undefined, (err: unknown) => {
+          throw signingFailed(provider, err);
+        });
   }
 
   // The adapter for each configuration, built (and its URL checked) once: the rules are fixed for
@@ -296,6 +303,9 @@ async function readCapped(response: Dispatcher.ResponseData, provider: string, l
   const tooLarge = (): AppError => problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered with more than ${limit} bytes`);
   const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  // A declared length within the cap is all HTTP/1.1 framing lets through: read it in one go,
+  // without an async iterator step per chunk (the pool's maxResponseSize remains the backstop).
+  if (Number.isFinite(declared)) return response.body.text();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response.body) {
@@ -305,6 +315,11 @@ async function readCapped(response: Dispatcher.ResponseData, provider: string, l
     chunks.push(buffer);
   }
   return Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** Our failure, not the provider's: not counted by the breaker. */
+function signingFailed(provider: string, err: unknown): AppError {
+  return problem('INTERNAL_ERROR', `the gateway could not sign its token for provider ${provider}`, { cause: err });
 }
 
 function hasCause(err: unknown, test: (e: Error) => boolean): boolean {
