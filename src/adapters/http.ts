@@ -49,6 +49,12 @@ export interface HttpAdapters {
 
 export type CircuitStateName = 'closed' | 'half_open' | 'open';
 
+/** Where an adapter sends its calls: the URL's origin and its path with the query. */
+interface Target {
+  origin: string;
+  path: string;
+}
+
 const DEFAULTS = {
   maxResponseBytes: 1024 * 1024,
   maxConcurrentPerProvider: 32,
@@ -97,6 +103,12 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
   let closed = false;
   // Runs inside net.connect, so the address checked is the address connected to (no DNS rebinding).
   const lookup = createGuardedLookup(rules, options.resolve);
+  // The last provider token and its Authorization value, written once (a token serves for half its life).
+  let lastBearer = { token: '', header: '' };
+  function bearer(token: string): string {
+    if (lastBearer.token !== token) lastBearer = { token, header: `Bearer ${token}` };
+    return lastBearer.header;
+  }
 
   function poolFor(provider: string, origin: string): Pool {
     // One pool per provider *and* origin: two departments behind one host never share sockets,
@@ -134,7 +146,7 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
   }
 
   async function send(
-    url: URL,
+    url: Target,
     provider: string,
     body: string,
     requestId: string,
@@ -145,9 +157,9 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     try {
       response = await poolFor(provider, url.origin).request({
         method: 'POST',
-        path: url.pathname + url.search,
+        path: url.path,
         headers: {
-          authorization: `Bearer ${token}`,
+          authorization: bearer(token),
           'content-type': 'application/json',
           accept: 'application/json',
           'x-request-id': requestId,
@@ -200,7 +212,7 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
   }
 
   async function call(
-    url: URL,
+    url: Target,
     ceilingMs: number,
     request: ProviderRequest,
     context: Parameters<ProviderAdapter['call']>[1],
@@ -267,7 +279,9 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
           Promise.reject(problem('PROVIDER_ERROR', `the adapter URL of provider ${provider} is not allowed: ${check.reason}`)),
       };
     }
-    const url = new URL(config.url);
+    const parsed = new URL(config.url);
+    // Read from the URL once: its getters build new strings on every read.
+    const url: Target = { origin: parsed.origin, path: parsed.pathname + parsed.search };
     return { call: (request, context) => call(url, config.timeoutMs, request, context) };
   }
 
