@@ -30,7 +30,7 @@ import consentRoutes from './consents/routes.js';
 import consentsPlugin from './plugins/consents.js';
 import lookupsPlugin from './plugins/lookups.js';
 import consoleRoutes from './console/plugin.js';
-import { CompactRequestLog, logDestination, loggerOptions } from './logging.js';
+import { CompactRequestLog, logDestination, loggerOptions, requestLogger } from './logging.js';
 import { problem } from './errors.js';
 
 export interface BuildOptions {
@@ -92,6 +92,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     // request.ip is the client named in X-Forwarded-For only when the peer is a listed proxy (TRUST_PROXY).
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     logController: new CompactRequestLog(),
+    childLoggerFactory: requestLogger,
   });
 
   const doc: OpenApiDocument = loadGatewayDocument();
