@@ -314,9 +314,8 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
 
 /** Reads at most `limit` bytes; a larger answer is refused without buffering the rest. */
 async function readCapped(response: Dispatcher.ResponseData, provider: string, limit: number): Promise<string> {
-  const tooLarge = (): AppError => problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered with more than ${limit} bytes`);
   const declared = Number(response.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(provider, limit);
   // A declared length within the cap is all HTTP/1.1 framing lets through: read it in one go,
   // without an async iterator step per chunk (the pool's maxResponseSize remains the backstop).
   if (Number.isFinite(declared)) return response.body.text();
@@ -325,10 +324,14 @@ async function readCapped(response: Dispatcher.ResponseData, provider: string, l
   for await (const chunk of response.body) {
     const buffer = chunk as Buffer;
     size += buffer.length;
-    if (size > limit) throw tooLarge(); // leaving the loop destroys the stream and its socket
+    if (size > limit) throw tooLarge(provider, limit); // leaving the loop destroys the stream and its socket
     chunks.push(buffer);
   }
   return Buffer.concat(chunks, size).toString('utf8');
+}
+
+function tooLarge(provider: string, limit: number): AppError {
+  return problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered with more than ${limit} bytes`);
 }
 
 /** Our failure, not the provider's: not counted by the breaker. */

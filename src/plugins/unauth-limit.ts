@@ -52,9 +52,11 @@ async function unauthLimitPlugin(app: FastifyInstance) {
   sweep.unref();
 
   const checkAddress = async (request: FastifyRequest) => {
+    // A token this replica has verified passes whatever its address's count: asked first, as it
+    // is answered in memory while the count may be a Redis round trip (issue 12).
+    if (verified.has(bearerToken(request))) return;
     const state = await limiter(request, { increment: false });
     if (state.isAllowed || state.remaining > 0) return;
-    if (verified.has(bearerToken(request))) return;
     const retryAfter = String(Math.max(1, state.ttlInSeconds));
     throw problem('RATE_LIMITED', `too many requests without a valid token from this address; retry in ${retryAfter} s`, {
       headers: { 'retry-after': retryAfter },
@@ -147,6 +149,8 @@ class VerifiedTokens {
 
   has(token: string | null): boolean {
     if (!token) return false;
+    const recentUntil = this.recent.get(token);
+    if (recentUntil !== undefined && recentUntil > Date.now()) return true;
     const until = this.until.get(digest(token));
     return until !== undefined && until > Date.now();
   }
