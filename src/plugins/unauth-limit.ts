@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { RefusalSummary } from '../audit/refusal-summary.js';
 import { problem } from '../errors.js';
@@ -51,16 +51,19 @@ async function unauthLimitPlugin(app: FastifyInstance) {
   const sweep = setInterval(() => summary.sweep(), WINDOW_MS);
   sweep.unref();
 
-  const checkAddress = async (request: FastifyRequest) => {
-    // A token this replica has verified passes whatever its address's count: asked first, as it
-    // is answered in memory while the count may be a Redis round trip (issue 12).
-    if (verified.has(bearerToken(request))) return;
+  const countAllows = async (request: FastifyRequest) => {
     const state = await limiter(request, { increment: false });
     if (state.isAllowed || state.remaining > 0) return;
     const retryAfter = String(Math.max(1, state.ttlInSeconds));
     throw problem('RATE_LIMITED', `too many requests without a valid token from this address; retry in ${retryAfter} s`, {
       headers: { 'retry-after': retryAfter },
     });
+  };
+  const checkAddress: onRequestHookHandler = (request, _reply, done) => {
+    // A token this replica has verified passes whatever its address's count: asked first and
+    // answered at once, as it is known in memory while the count may be a Redis round trip (issue 12).
+    if (verified.has(bearerToken(request))) return done();
+    countAllows(request).then(() => done(), done);
   };
 
   // The check is added to the routes it applies to as they are added, first among their own
