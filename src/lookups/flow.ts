@@ -10,7 +10,7 @@ import { recordRows } from '../policy/rows.js';
 import type { ProviderAnswer } from '../adapters/types.js';
 import type { TypeDef } from '../registry/model.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
-import { maskSubjectId, parseSubject, type Subject } from '../subjects/index.js';
+import { parseSubject, type Subject } from '../subjects/index.js';
 import type { Caller, LookupDeps } from './deps.js';
 import { digestOf, signProof } from './proof.js';
 
@@ -153,6 +153,8 @@ export async function resolveAndCall(
   ctx.provider = type.provider;
   const parsed = parseSubject(item.subject, type.subjectKind);
   if (!parsed.ok) throw problem('INVALID_SUBJECT_ID', parsed.reason);
+  // Parsed once: the event, the dispute check and the masked id in the answer use this description.
+  const described = deps.audit.describeParsed(item.subject, parsed.subject);
 
   const grants = snapshot.grantsFor(principal.department, type.type);
   const decision = decideAccess({
@@ -197,7 +199,7 @@ export async function resolveAndCall(
   if (!check.ran) check.run(answer);
   if (!answer.found) throw problem('RECORD_NOT_FOUND', `${type.provider} holds no ${type.type} for this subject`);
   const answeredAt = new Date().toISOString();
-  const maskedSubject = { kind: parsed.subject.kind, id: maskSubjectId(parsed.subject) };
+  const maskedSubject = { kind: parsed.subject.kind, id: described.masked };
   const resolved: Resolved = { type, subject: parsed.subject, maskedSubject, fields: decision.fields, record: answer.record, answeredAt };
   if (consent) {
     await useConsent(deps, consent);

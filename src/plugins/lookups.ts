@@ -16,6 +16,7 @@ async function lookupsPlugin(app: FastifyInstance) {
     audit: {
       record: (caller, facts) => app.audit.record(caller, facts),
       describeSubject: (subject) => app.audit.describeSubject(subject),
+      describeParsed: (subject, parsed) => app.audit.describeParsed(subject, parsed),
     },
     signer: { keyring: app.keyring, issuer: app.issuer },
     clock: () => app.clock(),
