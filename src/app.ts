@@ -100,10 +100,6 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.addSchema(sharedSchema(doc));
   // The global hooks here and in src/plugins/* are plain callbacks, not async functions: a
   // promise and a microtask per hook and request added up (issue 12).
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', String(request.id));
-    done(null, payload);
-  });
   // Closing (SIGTERM): requests already in flight complete and their events are flushed; a request
   // that still arrives (on a busy keep-alive connection, pipelined) is refused with problem+json
   // NOT_READY before any handler, token check or audit write runs, and its connection is closed.
@@ -112,6 +108,9 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     closing = true;
   });
   app.addHook('onRequest', (request, reply, done) => {
+    // Every answer carries its request id: set as the request arrives (the first hook of every
+    // route and of the not-found handler; an error answer keeps it), not in an onSend hook.
+    reply.header('x-request-id', String(request.id));
     if (!closing) return done();
     reply.header('connection', 'close').header('retry-after', '1');
     // Answered here: `done` is not called, so nothing after this hook runs.
