@@ -47,6 +47,10 @@ function ownStage(url: string, fn: string): Stage | null {
   const file = m[1]!;
   if (file === 'plugins/auth') return fn === 'providerToken' ? 'provider call' : 'auth';
   if (file.startsWith('auth/')) return 'auth';
+  if (file === 'logging') return 'logging';
+  // Global hooks are plain callbacks whose `done` runs the rest of the request on the same stack:
+  // an anonymous hook frame names no stage (its own time goes to its caller, Fastify's hook runner).
+  if (file.startsWith('plugins/') && fn === '') return null;
   if (file === 'lookups/proof') return fn === 'digestOf' ? 'audit enqueue' : 'proof';
   if (file === 'lookups/answer-check') return 'schema check';
   if (file.startsWith('policy/')) return 'policy';

@@ -32,7 +32,7 @@ import consentRoutes from './consents/routes.js';
 import consentsPlugin from './plugins/consents.js';
 import lookupsPlugin from './plugins/lookups.js';
 import consoleRoutes from './console/plugin.js';
-import { CompactRequestLog, loggerOptions } from './logging.js';
+import { CompactRequestLog, logDestination, loggerOptions, requestLogger } from './logging.js';
 import { problem } from './errors.js';
 
 export interface BuildOptions {
@@ -52,8 +52,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Builds the gateway from its plugins. Never listens: src/server.ts and the tests do that. */
 export async function buildApp(config: Readonly<Config>, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // The gateway's own destination (buffered, flushed on close and exit) unless given a logger.
+  const logOutput = options.logger === undefined ? logDestination() : null;
   const app = Fastify({
-    logger: options.logger === undefined ? loggerOptions(config) : options.logger,
+    logger: logOutput ? { ...(loggerOptions(config) as object), stream: logOutput.stream } : options.logger,
     // Keep a caller's request id when it is a sane token, so both sides' logs line up.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -92,14 +94,14 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     // request.ip is the client named in X-Forwarded-For only when the peer is a listed proxy (TRUST_PROXY).
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     logController: new CompactRequestLog(),
+    childLoggerFactory: requestLogger,
   });
 
   const doc: OpenApiDocument = loadGatewayDocument();
   app.decorate('openapi', doc);
   app.addSchema(sharedSchema(doc));
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', String(request.id));
-  });
+  // The global hooks here and in src/plugins/* are plain callbacks, not async functions: a
+  // promise and a microtask per hook and request added up (issue 12).
   // Closing (SIGTERM): requests already in flight complete and their events are flushed; a request
   // that still arrives (on a busy keep-alive connection, pipelined) is refused with problem+json
   // NOT_READY before any handler, token check or audit write runs, and its connection is closed.
@@ -107,10 +109,14 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (request, reply) => {
-    if (!closing) return;
+  app.addHook('onRequest', (request, reply, done) => {
+    // Every answer carries its request id: set as the request arrives (the first hook of every
+    // route and of the not-found handler; an error answer keeps it), not in an onSend hook.
+    reply.header('x-request-id', String(request.id));
+    if (!closing) return done();
     reply.header('connection', 'close').header('retry-after', '1');
-    return sendProblem(
+    // Answered here: `done` is not called, so nothing after this hook runs.
+    void sendProblem(
       reply,
       request,
       problem('NOT_READY', 'the gateway is shutting down; retry shortly (another replica may answer)', { headers: { 'retry-after': '1' } }),
@@ -118,9 +124,11 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   });
   // server.close() only closes the connections idle at that moment: one that falls idle after its
   // in-flight answer is closed at once, instead of holding the shutdown open for its keep-alive timeout.
-  app.addHook('onResponse', async () => {
+  app.addHook('onResponse', (_request, _reply, done) => {
     if (closing) setImmediate(() => app.server.closeIdleConnections());
+    done();
   });
+  if (logOutput) app.addHook('onClose', async () => logOutput.flush());
 
   await app.register(
     fp(

@@ -22,54 +22,81 @@ export interface Deadline {
 }
 
 export function startDeadline(provider: string, timeoutMs: number, callerSignal?: AbortSignal): Deadline {
-  const controller = new AbortController();
-  let failed: AppError | undefined;
-  const fail = (err: AppError): void => {
-    if (failed !== undefined) return;
-    failed = err;
-    controller.abort(err);
-  };
-  const timer = setTimeout(() => {
-    fail(problem('PROVIDER_TIMEOUT', `provider ${provider} did not answer within ${timeoutMs} ms`));
-  }, timeoutMs);
-  const onCallerAbort = (): void => {
-    fail(
-      problem('PROVIDER_ERROR', `the call to provider ${provider} was cancelled`, {
-        cause: new CallCancelledError(callerSignal?.reason),
+  return new CallDeadline(provider, timeoutMs, callerSignal);
+}
+
+/**
+ * A class rather than a set of closures, one timer, and one abort promise that every `race` shares:
+ * a provider call made several closures, event listeners and promises here (issue 12).
+ */
+class CallDeadline implements Deadline {
+  private readonly controller = new AbortController();
+  private failed: AppError | undefined;
+  private readonly timer: NodeJS.Timeout;
+  /** Rejects with `failed` once the deadline passes; made by the first `race`. */
+  private aborted: Promise<never> | undefined;
+  private rejectAborted: ((err: AppError) => void) | undefined;
+
+  constructor(
+    private readonly provider: string,
+    private readonly timeoutMs: number,
+    private readonly callerSignal: AbortSignal | undefined,
+  ) {
+    this.timer = setTimeout(expire, timeoutMs, this);
+    // The deadline is its own listener (handleEvent): no closure per call.
+    if (callerSignal?.aborted === true) this.handleEvent();
+    else callerSignal?.addEventListener('abort', this, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  failure(): AppError | undefined {
+    return this.failed;
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    this.fail(
+      problem('PROVIDER_ERROR', `the call to provider ${this.provider} was cancelled`, {
+        cause: new CallCancelledError(this.callerSignal?.reason),
       }),
     );
-  };
-  if (callerSignal?.aborted === true) onCallerAbort();
-  else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  }
 
-  return {
-    signal: controller.signal,
-    failure: () => failed,
-    race<T>(work: Promise<T>): Promise<T> {
-      // The losing side may still reject later; that must not become an unhandled rejection.
-      work.catch(() => undefined);
-      return new Promise<T>((resolve, reject) => {
-        const onAbort = (): void => reject(failed);
-        if (controller.signal.aborted) {
-          onAbort();
-          return;
-        }
-        controller.signal.addEventListener('abort', onAbort, { once: true });
-        work.then(
-          (value) => {
-            controller.signal.removeEventListener('abort', onAbort);
-            resolve(value);
-          },
-          (err: unknown) => {
-            controller.signal.removeEventListener('abort', onAbort);
-            reject(err);
-          },
-        );
+  timedOut(): void {
+    this.fail(problem('PROVIDER_TIMEOUT', `provider ${this.provider} did not answer within ${this.timeoutMs} ms`));
+  }
+
+  private fail(err: AppError): void {
+    if (this.failed !== undefined) return;
+    this.failed = err;
+    this.rejectAborted?.(err);
+    this.controller.abort(err);
+  }
+
+  race<T>(work: Promise<T>): Promise<T> {
+    // The losing side may still reject later; that must not become an unhandled rejection.
+    work.catch(noop);
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    if (this.aborted === undefined) {
+      this.aborted = new Promise<never>((_resolve, reject) => {
+        this.rejectAborted = reject;
       });
-    },
-    dispose() {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
-    },
-  };
+      this.aborted.catch(noop);
+    }
+    return Promise.race([work, this.aborted]);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.callerSignal?.removeEventListener('abort', this);
+  }
 }
+
+function expire(deadline: CallDeadline): void {
+  deadline.timedOut();
+}
+
+function noop(): void {}

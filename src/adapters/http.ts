@@ -28,8 +28,8 @@ export interface AdapterLogger {
 export interface HttpAdaptersOptions {
   /** Parsed `ADAPTER_ALLOWED_HOSTS`; checked again after DNS resolution on every new connection. */
   allowedHosts: AllowedHostRules;
-  /** Signs the gateway JWT a provider verifies; `audience` is the provider department code. */
-  signToken(audience: string): Promise<string>;
+  /** Signs the gateway JWT a provider verifies; `audience` is the provider department code. A cached token may come back at once. */
+  signToken(audience: string): string | Promise<string>;
   maxResponseBytes?: number;
   maxConcurrentPerProvider?: number;
   maxQueuedPerProvider?: number;
@@ -48,6 +48,12 @@ export interface HttpAdapters {
 }
 
 export type CircuitStateName = 'closed' | 'half_open' | 'open';
+
+/** Where an adapter sends its calls: the URL's origin and its path with the query. */
+interface Target {
+  origin: string;
+  path: string;
+}
 
 const DEFAULTS = {
   maxResponseBytes: 1024 * 1024,
@@ -97,6 +103,12 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
   let closed = false;
   // Runs inside net.connect, so the address checked is the address connected to (no DNS rebinding).
   const lookup = createGuardedLookup(rules, options.resolve);
+  // The last provider token and its Authorization value, written once (a token serves for half its life).
+  let lastBearer = { token: '', header: '' };
+  function bearer(token: string): string {
+    if (lastBearer.token !== token) lastBearer = { token, header: `Bearer ${token}` };
+    return lastBearer.header;
+  }
 
   function poolFor(provider: string, origin: string): Pool {
     // One pool per provider *and* origin: two departments behind one host never share sockets,
@@ -134,7 +146,7 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
   }
 
   async function send(
-    url: URL,
+    url: Target,
     provider: string,
     body: string,
     requestId: string,
@@ -145,9 +157,9 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     try {
       response = await poolFor(provider, url.origin).request({
         method: 'POST',
-        path: url.pathname + url.search,
+        path: url.path,
         headers: {
-          authorization: `Bearer ${token}`,
+          authorization: bearer(token),
           'content-type': 'application/json',
           accept: 'application/json',
           'x-request-id': requestId,
@@ -200,7 +212,7 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
   }
 
   async function call(
-    url: URL,
+    url: Target,
     ceilingMs: number,
     request: ProviderRequest,
     context: Parameters<ProviderAdapter['call']>[1],
@@ -211,7 +223,9 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     const timeoutMs = Math.min(ceilingMs, context.timeoutMs);
     const deadline = startDeadline(provider, timeoutMs, context.signal);
     try {
-      const token = await deadline.race(tokenFor(provider));
+      // A token at hand (the signer reuses one for half its life) needs no race against the deadline.
+      const signed = tokenFor(provider);
+      const token = typeof signed === 'string' ? signed : await deadline.race(signed);
       const body = JSON.stringify(request);
       const gate = gateFor(provider);
       const attempt = gate.breaker.execute(async () => {
@@ -238,13 +252,18 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     }
   }
 
-  async function tokenFor(provider: string): Promise<string> {
+  function tokenFor(provider: string): string | Promise<string> {
+    let signed: string | Promise<string>;
     try {
-      return await options.signToken(provider);
+      signed = options.signToken(provider);
     } catch (err) {
-      // Our failure, not the provider's: not counted by the breaker.
-      throw problem('INTERNAL_ERROR', `the gateway could not sign its token for provider ${provider}`, { cause: err });
+      throw signingFailed(provider, err);
     }
+    return typeof signed === 'string'
+      ? signed
+      : signed.then(undefined, (err: unknown) => {
+          throw signingFailed(provider, err);
+        });
   }
 
   // The adapter for each configuration, built (and its URL checked) once: the rules are fixed for
@@ -260,7 +279,9 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
           Promise.reject(problem('PROVIDER_ERROR', `the adapter URL of provider ${provider} is not allowed: ${check.reason}`)),
       };
     }
-    const url = new URL(config.url);
+    const parsed = new URL(config.url);
+    // Read from the URL once: its getters build new strings on every read.
+    const url: Target = { origin: parsed.origin, path: parsed.pathname + parsed.search };
     return { call: (request, context) => call(url, config.timeoutMs, request, context) };
   }
 
@@ -293,18 +314,29 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
 
 /** Reads at most `limit` bytes; a larger answer is refused without buffering the rest. */
 async function readCapped(response: Dispatcher.ResponseData, provider: string, limit: number): Promise<string> {
-  const tooLarge = (): AppError => problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered with more than ${limit} bytes`);
   const declared = Number(response.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(provider, limit);
+  // A declared length within the cap is all HTTP/1.1 framing lets through: read it in one go,
+  // without an async iterator step per chunk (the pool's maxResponseSize remains the backstop).
+  if (Number.isFinite(declared)) return response.body.text();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response.body) {
     const buffer = chunk as Buffer;
     size += buffer.length;
-    if (size > limit) throw tooLarge(); // leaving the loop destroys the stream and its socket
+    if (size > limit) throw tooLarge(provider, limit); // leaving the loop destroys the stream and its socket
     chunks.push(buffer);
   }
   return Buffer.concat(chunks, size).toString('utf8');
+}
+
+function tooLarge(provider: string, limit: number): AppError {
+  return problem('PROVIDER_BAD_RESPONSE', `provider ${provider} answered with more than ${limit} bytes`);
+}
+
+/** Our failure, not the provider's: not counted by the breaker. */
+function signingFailed(provider: string, err: unknown): AppError {
+  return problem('INTERNAL_ERROR', `the gateway could not sign its token for provider ${provider}`, { cause: err });
 }
 
 function hasCause(err: unknown, test: (e: Error) => boolean): boolean {

@@ -7,6 +7,7 @@ import type { SigningKey } from '../keys/keyring.js';
 import type { Principal } from '../plugins/auth.js';
 import type { AdapterConfig } from '../registry/model.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
+import type { Subject } from '../subjects/index.js';
 
 /**
  * Who is asking, as the lookup flow sees a request (STYLE.md rule 11): built once per request by
@@ -26,6 +27,8 @@ export interface LookupAudit {
   /** Writes one event and resolves once it is committed. */
   record(caller: Caller, facts: AuditFacts): Promise<AuditEvent>;
   describeSubject: DescribeSubject;
+  /** describeSubject for a subject the flow has parsed: later calls with the same object reuse it. */
+  describeParsed(subject: { kind: string; id: string }, parsed: Subject): ReturnType<DescribeSubject> & { masked: string };
 }
 
 /**

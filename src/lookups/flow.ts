@@ -6,10 +6,11 @@ import { problem, toAppError } from '../errors.js';
 import { decideAccess } from '../policy/access.js';
 import { discloseAtFor } from '../policy/covert.js';
 import { minimiseRecord } from '../policy/minimise.js';
+import { recordRows } from '../policy/rows.js';
 import type { ProviderAnswer } from '../adapters/types.js';
 import type { TypeDef } from '../registry/model.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
-import { maskSubjectId, parseSubject, type Subject } from '../subjects/index.js';
+import { parseSubject, type Subject } from '../subjects/index.js';
 import type { Caller, LookupDeps } from './deps.js';
 import { digestOf, signProof } from './proof.js';
 
@@ -120,6 +121,18 @@ export function eventBase(ctx: ItemContext) {
   };
 }
 
+/** Per registry snapshot, whether a code is one of its procedures (made once, not per lookup). */
+const procedureTests = new WeakMap<RegistrySnapshot, (code: string) => boolean>();
+
+function procedureTest(snapshot: RegistrySnapshot): (code: string) => boolean {
+  let test = procedureTests.get(snapshot);
+  if (test === undefined) {
+    test = (code) => snapshot.procedures.has(code);
+    procedureTests.set(snapshot, test);
+  }
+  return test;
+}
+
 /**
  * The common part of a lookup and a verification: type → subject → policy → provider → schema
  * check. `mode` is the policy mode (`verify` also accepts verifyOnly grants); `beforeCall`
@@ -140,18 +153,21 @@ export async function resolveAndCall(
   ctx.provider = type.provider;
   const parsed = parseSubject(item.subject, type.subjectKind);
   if (!parsed.ok) throw problem('INVALID_SUBJECT_ID', parsed.reason);
+  // Parsed once: the event, the dispute check and the masked id in the answer use this description.
+  const described = deps.audit.describeParsed(item.subject, parsed.subject);
 
+  const grants = snapshot.grantsFor(principal.department, type.type);
   const decision = decideAccess({
     type,
-    grants: snapshot.grantsFor(principal.department, type.type),
+    grants,
     purpose: item.purpose,
-    isProcedure: (code) => snapshot.procedures.has(code),
+    isProcedure: procedureTest(snapshot),
     requestedFields: item.fields,
     mode,
     now: new Date(),
   });
   if (!decision.allowed) throw problem(decision.code, decision.detail);
-  ctx.discloseAt = discloseAtFor(snapshot.grantsFor(principal.department, type.type), decision.grantIds, deps.clock());
+  ctx.discloseAt = discloseAtFor(grants, decision.grantIds, deps.clock());
   await beforeCall?.(type);
   const consent = await consentGate(deps, caller, {
     eventId: ctx.lookupId,
@@ -168,19 +184,7 @@ export async function resolveAndCall(
   const { adapter, timeoutMs } = deps.adapters.resolve(type.adapter);
   // The schema check runs inside the adapter when it can (so its breaker counts an answer outside
   // the schema as a failure, issue 9), and here otherwise.
-  let checked = false;
-  const check = (answer: ProviderAnswer) => {
-    checked = true;
-    if (!answer.found) return;
-    const validate = snapshot.validatorFor(type.type);
-    if (!validate || !validate(answer.record)) {
-      throw problem('PROVIDER_BAD_RESPONSE', `${type.provider} answered outside the schema of ${type.type}`, { cause: validate?.errors });
-    }
-    const missing = missingFields(type.kind, answer.record, decision.fields);
-    if (missing.length > 0) {
-      throw problem('PROVIDER_BAD_RESPONSE', `${type.provider} left out ${missing.join(', ')} of ${type.type}`);
-    }
-  };
+  const check = new AnswerCheck(snapshot, type, decision.fields);
   const answer = await adapter.call(
     {
       type: type.type,
@@ -190,12 +194,12 @@ export async function resolveAndCall(
       caseId: item.caseId,
       requestId: caller.requestId,
     },
-    { provider: type.provider, timeoutMs, check },
+    { provider: type.provider, timeoutMs, check: check.run },
   );
-  if (!checked) check(answer);
+  if (!check.ran) check.run(answer);
   if (!answer.found) throw problem('RECORD_NOT_FOUND', `${type.provider} holds no ${type.type} for this subject`);
   const answeredAt = new Date().toISOString();
-  const maskedSubject = { kind: parsed.subject.kind, id: maskSubjectId(parsed.subject) };
+  const maskedSubject = { kind: parsed.subject.kind, id: described.masked };
   const resolved: Resolved = { type, subject: parsed.subject, maskedSubject, fields: decision.fields, record: answer.record, answeredAt };
   if (consent) {
     await useConsent(deps, consent);
@@ -257,8 +261,40 @@ export async function fetchOne(
   });
 }
 
+/**
+ * The check of one provider answer against the type's schema and the fields asked for; `ran`
+ * says whether the adapter ran it. (A class, not a closure per call: cheaper to make, issue 12.)
+ */
+class AnswerCheck {
+  ran = false;
+  readonly run: (answer: ProviderAnswer) => void;
+
+  constructor(
+    private readonly snapshot: RegistrySnapshot,
+    private readonly type: TypeDef,
+    private readonly fields: readonly string[],
+  ) {
+    this.run = this.check.bind(this);
+  }
+
+  private check(answer: ProviderAnswer): void {
+    this.ran = true;
+    if (!answer.found) return;
+    const { type } = this;
+    const validate = this.snapshot.validatorFor(type.type);
+    if (!validate || !validate(answer.record)) {
+      throw problem('PROVIDER_BAD_RESPONSE', `${type.provider} answered outside the schema of ${type.type}`, { cause: validate?.errors });
+    }
+    const missing = missingFields(type.kind, answer.record, this.fields);
+    if (missing.length > 0) {
+      throw problem('PROVIDER_BAD_RESPONSE', `${type.provider} left out ${missing.join(', ')} of ${type.type}`);
+    }
+  }
+}
+
 /** Fields the gateway asked for that the provider's record lacks (in any row, for a record type). */
-function missingFields(kind: 'certificate' | 'record', record: Record<string, unknown>, fields: readonly string[]): string[] {
-  const objects = kind === 'record' ? ((record.rows as Record<string, unknown>[] | undefined) ?? []) : [record];
+function missingFields(kind: TypeDef['kind'], record: Record<string, unknown>, fields: readonly string[]): string[] {
+  // Rows are objects here: the type's schema, checked first, says so.
+  const objects = recordRows(kind, record) as Record<string, unknown>[];
   return fields.filter((f) => objects.some((o) => !Object.hasOwn(o, f)));
 }

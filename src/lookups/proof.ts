@@ -28,18 +28,32 @@ export interface ProofClaims {
   disputed?: boolean;
 }
 
+/** Per signing key, its protected header as base64url: the same for every proof the key signs. */
+const headers = new WeakMap<SigningKey, string>();
+
+function headerPart(key: SigningKey): string {
+  let header = headers.get(key);
+  if (header === undefined) {
+    header = b64url(JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ: 'onetrip-proof+jws' }));
+    headers.set(key, header);
+  }
+  return header;
+}
+
 /**
  * A compact JWS (EdDSA) over the claims, with `iss` and `iat`, verifiable offline with the
  * gateway's JWKS. `typ` names the proof so it can never be confused with an access token.
  * Signed with node:crypto's one-shot Ed25519 on the calling thread: the same bytes jose's
  * CompactSign wrote (header and payload as JSON.stringify writes them; Ed25519 is deterministic),
- * without WebCrypto's job and promise round trips (issue 12).
+ * without WebCrypto's job and promise round trips (issue 12). The one signer of lookups, batch
+ * items, case materials and verifications; the header part is encoded once per key, and the
+ * payload is the claims' JSON with `iss` and `iat` appended, as `{...claims, iss, iat}` writes it.
  */
 export function signProof(key: SigningKey, issuer: string, claims: ProofClaims): string {
-  const payload = { ...claims, iss: issuer, iat: Math.floor(Date.now() / 1000) };
-  const header = { alg: 'EdDSA', kid: key.kid, typ: 'onetrip-proof+jws' };
-  const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-  return `${signingInput}.${sign(null, Buffer.from(signingInput), key.privateKey).toString('base64url')}`;
+  const json = JSON.stringify(claims);
+  const payload = `${json.length > 2 ? `${json.slice(0, -1)},` : '{'}"iss":${JSON.stringify(issuer)},"iat":${Math.floor(Date.now() / 1000)}}`;
+  const signingInput = `${headerPart(key)}.${b64url(payload)}`;
+  return `${signingInput}.${sign(null, Buffer.from(signingInput, 'latin1'), key.privateKey).toString('base64url')}`;
 }
 
 function b64url(text: string): string {

@@ -32,7 +32,7 @@ async function adaptersPlugin(app: FastifyInstance) {
   });
   const http = createHttpAdapters({
     allowedHosts,
-    signToken: async (audience) => app.providerToken(audience),
+    signToken: (audience) => app.providerToken(audience),
     maxResponseBytes: app.config.providerMaxResponseBytes,
     maxConcurrentPerProvider: app.config.providerMaxConcurrent,
     maxQueuedPerProvider: app.config.providerMaxConcurrent * 2,
@@ -70,6 +70,8 @@ async function adaptersPlugin(app: FastifyInstance) {
           },
         };
 
+  const resolvedHttp = new WeakMap<AdapterConfig, { resolved: { adapter: ProviderAdapter; timeoutMs: number }; listeners: number }>();
+
   const adapters: Adapters = {
     allowedHosts,
     registerBuiltin(name, answer) {
@@ -77,8 +79,15 @@ async function adaptersPlugin(app: FastifyInstance) {
     },
     hasBuiltin: (name) => builtins.has(name),
     resolve(config) {
+      // An http configuration's adapter is fixed (src/adapters/http.ts builds one per URL and
+      // timeout), so it is wrapped once per configuration object, not per call (issue 12). A builtin
+      // is looked up on every call: one may be registered again under the same name.
+      const cached = config.kind === 'http' ? resolvedHttp.get(config) : undefined;
+      if (cached !== undefined && cached.listeners === callListeners.length) return cached.resolved;
       const { adapter, timeoutMs } = createAdapter(config, { http, builtins });
-      return { adapter: observed(adapter), timeoutMs };
+      const resolved = { adapter: observed(adapter), timeoutMs };
+      if (config.kind === 'http') resolvedHttp.set(config, { resolved, listeners: callListeners.length });
+      return resolved;
     },
     circuitState: (provider) => http.circuitState(provider),
     onCall(listener) {

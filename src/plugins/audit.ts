@@ -7,7 +7,9 @@ import { bodyPropertiesOf, checkAuditRoute, refusalFacts, type AuditRouteConfig 
 import { Checkpointer, signCheckpoint } from '../audit/checkpoints.js';
 import { AuditWriter, type AuditSink } from '../audit/writer.js';
 import type { AppError } from '../errors.js';
-import { maskSubjectId, parseSubject, subjectHmac } from '../subjects/index.js';
+import { maskSubjectId, parseSubject, subjectHmac, type Subject } from '../subjects/index.js';
+
+type Description = ReturnType<DescribeSubject>;
 
 export type { AuditFacts } from '../audit/build.js';
 
@@ -27,6 +29,8 @@ export interface Audit {
   record(request: FastifyRequest | AuditedCaller, facts: AuditFacts): Promise<AuditEvent>;
   /** Keyed HMAC and masked form of a subject (masked is null when the id is not valid). */
   describeSubject: DescribeSubject;
+  /** The same for a subject `parsed` (src/subjects) from `subject`, which later calls with `subject` reuse. */
+  describeParsed(subject: { kind: string; id: string }, parsed: Subject): ReturnType<DescribeSubject> & { masked: string };
   /** A 32-byte key derived (HKDF-SHA256) from the audit HMAC key for one named use, e.g. sealing ids. */
   deriveKey(purpose: string): Buffer;
 }
@@ -56,14 +60,36 @@ async function auditPlugin(app: FastifyInstance) {
     ),
   });
 
+  // Each subject object of a request is described once: the lookup flow hands over the subject it
+  // has parsed (describeParsed), and the event, the dispute check and the answer's masked id read the
+  // same description instead of parsing, hashing and masking the id again (issue 12).
+  const descriptions = new WeakMap<object, Description>();
+  const describeValid = (subject: Subject): Description => ({
+    kind: subject.kind,
+    hmac: subjectHmac(hmacKey, subject),
+    masked: maskSubjectId(subject),
+  });
   const describeSubject: Audit['describeSubject'] = (subject) => {
+    const known = descriptions.get(subject);
+    if (known !== undefined) return known;
     const parsed = parseSubject(subject);
-    if (parsed.ok) {
-      return { kind: parsed.subject.kind, hmac: subjectHmac(hmacKey, parsed.subject), masked: maskSubjectId(parsed.subject) };
+    let description: Description;
+    if (parsed.ok) description = describeValid(parsed.subject);
+    else {
+      const kind = subject.kind === 'person' || subject.kind === 'enterprise' ? subject.kind : null;
+      // An invalid id is still searchable by the exact string sent, never shown.
+      description = { kind, hmac: subjectHmac(hmacKey, { kind: kind ?? 'person', id: subject.id.toUpperCase() }), masked: null };
     }
-    const kind = subject.kind === 'person' || subject.kind === 'enterprise' ? subject.kind : null;
-    // An invalid id is still searchable by the exact string sent, never shown.
-    return { kind, hmac: subjectHmac(hmacKey, { kind: kind ?? 'person', id: subject.id.toUpperCase() }), masked: null };
+    descriptions.set(subject, description);
+    return description;
+  };
+  const describeParsed: Audit['describeParsed'] = (subject, parsed) => {
+    let description = descriptions.get(subject);
+    if (description === undefined) {
+      description = describeValid(parsed);
+      descriptions.set(subject, description);
+    }
+    return description as Description & { masked: string };
   };
 
   const record: Audit['record'] = async (request, facts) => {
@@ -80,12 +106,13 @@ async function auditPlugin(app: FastifyInstance) {
   };
 
   const deriveKey: Audit['deriveKey'] = (purpose) => Buffer.from(hkdfSync('sha256', hmacKey, 'onetrip', purpose, 32));
-  const audit: Audit = { writer, record, describeSubject, deriveKey };
+  const audit: Audit = { writer, record, describeSubject, describeParsed, deriveKey };
   app.decorate('audit', audit);
   app.decorateRequest('auditRecorded', false);
   app.decorateRequest('startedAt', 0);
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     request.startedAt = performance.now();
+    done();
   });
 
   // Each route's audit facts are checked once, as it is added: a route that would record its

@@ -14,8 +14,25 @@ import { problem } from '../errors.js';
  */
 const UNSAFE_TEXT = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** Whether any string (or member name) in `value` holds NUL or a lone surrogate: no paths built, nothing allocated. */
+function hasUnsafeText(value: unknown): boolean {
+  if (typeof value === 'string') return UNSAFE_TEXT.test(value);
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasUnsafeText(value[i])) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (UNSAFE_TEXT.test(key) || hasUnsafeText((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
+}
+
 /** Where in `value` the first string (or member name) with NUL or a lone surrogate sits, or null. */
 export function findUnsafeText(value: unknown, path = ''): string | null {
+  // Almost every request is clean: only a request that is not walks again to name the place.
+  if (path === '' && !hasUnsafeText(value)) return null;
   if (typeof value === 'string') return UNSAFE_TEXT.test(value) ? path || '/' : null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -95,10 +112,15 @@ async function inputPlugin(app: FastifyInstance) {
 
   // preValidation: after parsing (so form and JSON bodies alike) and before the schema, the
   // handler, the audit listener or the database ever see the values.
-  app.addHook('preValidation', async (request) => {
-    assertSafeText(request.params, 'path');
-    assertSafeText(request.query, 'query');
-    assertSafeText(request.body, 'body');
+  app.addHook('preValidation', (request, _reply, done) => {
+    try {
+      assertSafeText(request.params, 'path');
+      assertSafeText(request.query, 'query');
+      assertSafeText(request.body, 'body');
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
   });
 }
 

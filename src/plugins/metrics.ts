@@ -64,9 +64,10 @@ async function metricsPlugin(app: FastifyInstance) {
   app.addProblemListener(async (_request, err) => {
     problems.inc({ code: err.code });
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.observe({ route, method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    done();
   });
 
   app.get('/metrics', { config: { rateLimit: false } }, async (_request, reply) => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { RefusalSummary } from '../audit/refusal-summary.js';
 import { problem } from '../errors.js';
@@ -51,21 +51,31 @@ async function unauthLimitPlugin(app: FastifyInstance) {
   const sweep = setInterval(() => summary.sweep(), WINDOW_MS);
   sweep.unref();
 
-  app.addHook('onRoute', (route: RouteOptions) => {
-    const config = route.config ?? {};
-    const open = config.unauthLimit === false || config.rateLimit === false || OPEN_PATHS.test(route.url);
-    route.config = { ...config, unauthLimit: !open };
-  });
-
-  app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config?.unauthLimit !== true) return;
+  const countAllows = async (request: FastifyRequest) => {
     const state = await limiter(request, { increment: false });
     if (state.isAllowed || state.remaining > 0) return;
-    if (verified.has(bearerToken(request))) return;
     const retryAfter = String(Math.max(1, state.ttlInSeconds));
     throw problem('RATE_LIMITED', `too many requests without a valid token from this address; retry in ${retryAfter} s`, {
       headers: { 'retry-after': retryAfter },
     });
+  };
+  const checkAddress: onRequestHookHandler = (request, _reply, done) => {
+    // A token this replica has verified passes whatever its address's count: asked first and
+    // answered at once, as it is known in memory while the count may be a Redis round trip (issue 12).
+    if (verified.has(bearerToken(request))) return done();
+    countAllows(request).then(() => done(), done);
+  };
+
+  // The check is added to the routes it applies to as they are added, first among their own
+  // onRequest hooks (so before their token check), instead of a global hook reading every
+  // request's route options (issue 12). Global onRequest hooks still run before it, as before.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const config = route.config ?? {};
+    const open = config.unauthLimit === false || config.rateLimit === false || OPEN_PATHS.test(route.url);
+    route.config = { ...config, unauthLimit: !open };
+    if (open) return;
+    const own = route.onRequest;
+    route.onRequest = own === undefined ? [checkAddress] : [checkAddress, ...(Array.isArray(own) ? own : [own])];
   });
 
   // onError runs before the error handler, so the decision below reaches the audit plugin's
@@ -91,8 +101,9 @@ async function unauthLimitPlugin(app: FastifyInstance) {
     }
   });
 
-  app.addHook('onResponse', async (request) => {
+  app.addHook('onResponse', (request, _reply, done) => {
     if (request.principal) verified.remember(bearerToken(request));
+    done();
   });
 
   app.decorate('unauthLimit', { flushSummaries: async () => (summary.sweep(true), summary.settled()) });
@@ -109,26 +120,46 @@ function bearerToken(request: FastifyRequest): string | null {
   return typeof header === 'string' ? (BEARER.exec(header)?.[1] ?? null) : null;
 }
 
+/** Beyond this many recently remembered tokens (held as sent, like src/auth/token-cache.ts) the memo is emptied. */
+const MAX_RECENT_TOKENS = 1000;
+
 /** SHA-256 digests of tokens that authenticated on this replica, kept for at most a token's lifetime. */
 class VerifiedTokens {
   private readonly until = new Map<string, number>();
+  /**
+   * Tokens remembered lately, as sent, with the time their digest is kept until: a client sends the
+   * same token request after request, and hashing it again on each answer was CPU spent on nothing.
+   */
+  private readonly recent = new Map<string, number>();
   constructor(private readonly ttlMs: number) {}
 
   remember(token: string | null): void {
     if (!token) return;
+    const recentUntil = this.recent.get(token);
+    if (recentUntil !== undefined && recentUntil > Date.now()) return;
     const key = digest(token);
-    if (this.until.has(key)) return;
+    if (this.recent.size >= MAX_RECENT_TOKENS) this.recent.clear();
+    const known = this.until.get(key);
+    if (known !== undefined) {
+      this.recent.set(token, known);
+      return;
+    }
     if (this.until.size >= MAX_REMEMBERED_TOKENS) this.dropOldest();
-    this.until.set(key, Date.now() + this.ttlMs);
+    const until = Date.now() + this.ttlMs;
+    this.until.set(key, until);
+    this.recent.set(token, until);
   }
 
   has(token: string | null): boolean {
     if (!token) return false;
+    const recentUntil = this.recent.get(token);
+    if (recentUntil !== undefined && recentUntil > Date.now()) return true;
     const until = this.until.get(digest(token));
     return until !== undefined && until > Date.now();
   }
 
   private dropOldest(): void {
+    this.recent.clear();
     let n = 0;
     for (const key of this.until.keys()) {
       if (n++ >= MAX_REMEMBERED_TOKENS / 2) break;
