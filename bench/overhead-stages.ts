@@ -45,7 +45,8 @@ function ownStage(url: string, fn: string): Stage | null {
   const m = /\/src\/(.+)\.ts$/.exec(url);
   if (!m) return null;
   const file = m[1]!;
-  if (file === 'plugins/auth') return fn === 'providerToken' ? 'provider call' : 'auth';
+  if (file === 'plugins/tokens') return fn === 'providerToken' ? 'provider call' : 'auth';
+  if (file === 'plugins/auth' || file === 'plugins/keys' || file.startsWith('keys/')) return 'auth';
   if (file.startsWith('auth/')) return 'auth';
   if (file === 'logging') return 'logging';
   // Global hooks are plain callbacks whose `done` runs the rest of the request on the same stack:

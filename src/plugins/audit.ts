@@ -8,6 +8,7 @@ import { Checkpointer, signCheckpoint } from '../audit/checkpoints.js';
 import { AuditWriter, type AuditSink } from '../audit/writer.js';
 import type { AppError } from '../errors.js';
 import { maskSubjectId, parseSubject, subjectHmac, type Subject } from '../subjects/index.js';
+import { readSecret, recordSecretIfAbsent } from '../keys/repository.js';
 
 type Description = ReturnType<DescribeSubject>;
 
@@ -39,13 +40,8 @@ async function loadHmacKey(app: FastifyInstance): Promise<string> {
   if (app.config.auditHmacKey) return app.config.auditHmacKey;
   // Without AUDIT_HMAC_KEY the key is generated once and kept in the database, so every replica
   // shares it. Production deployments set AUDIT_HMAC_KEY from a secret store (README).
-  await app.db
-    .insertInto('gateway_secrets')
-    .values({ name: 'audit_hmac_key', value: randomBytes(32).toString('base64url') })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .execute();
-  const row = await app.db.selectFrom('gateway_secrets').select('value').where('name', '=', 'audit_hmac_key').executeTakeFirstOrThrow();
-  return row.value;
+  await recordSecretIfAbsent(app.db, 'audit_hmac_key', randomBytes(32).toString('base64url'));
+  return readSecret(app.db, 'audit_hmac_key');
 }
 
 async function auditPlugin(app: FastifyInstance) {
