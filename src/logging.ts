@@ -87,8 +87,10 @@ export function requestLogger(logger: FastifyBaseLogger, bindings: Bindings, opt
     template = logger.child({});
     requestTemplates.set(logger, template);
   }
+  const inherited = (template as FastifyBaseLogger & { [chindingsSym]?: unknown })[chindingsSym];
+  if (typeof inherited !== 'string') return logger.child(bindings, options);
   const child = Object.create(template) as FastifyBaseLogger & { [chindingsSym]: string };
-  child[chindingsSym] = (template as unknown as { [chindingsSym]: string })[chindingsSym] + extra;
+  child[chindingsSym] = inherited + extra;
   return child;
 }
 
