@@ -126,8 +126,8 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
     // Some earlier traffic, so the trail has more than one page; then a lookup with a fresh case
     // id, made through the API like any consumer would.
     const token = await gw.token('civil-affairs-window');
-    for (let i = 0; i < 30; i += 1) {
-      const earlier = await gw.app.inject({
+    const lookup = (payload: { caseId: string; officer?: string }) =>
+      gw.app.inject({
         method: 'POST',
         url: '/v1/lookups',
         headers: { authorization: `Bearer ${token}` },
@@ -135,23 +135,14 @@ describe.skipIf(!CHROMIUM)('the console in headless Chromium (PGlite)', () => {
           type: 'household-registration',
           subject: { kind: 'person', id: person().id },
           purpose: 'marriage-registration-application',
-          caseId: `EARLIER-${i}`,
+          ...payload,
         },
       });
+    for (let i = 0; i < 30; i += 1) {
+      const earlier = await lookup({ caseId: `EARLIER-${i}` });
       expect(earlier.statusCode).toBe(200);
     }
-    const res = await gw.app.inject({
-      method: 'POST',
-      url: '/v1/lookups',
-      headers: { authorization: `Bearer ${token}` },
-      payload: {
-        type: 'household-registration',
-        subject: { kind: 'person', id: person().id },
-        purpose: 'marriage-registration-application',
-        caseId,
-        officer: 'officer-7',
-      },
-    });
+    const res = await lookup({ caseId, officer: 'officer-7' });
     expect(res.statusCode, res.body).toBe(200);
 
     profileDir = mkdtempSync(path.join(tmpdir(), 'onetrip-chromium-'));

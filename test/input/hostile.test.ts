@@ -277,13 +277,19 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
       provider.set({ behaviour: 'ok', record: { householdNumber: 'HH-1', name: NAME, relation: 'self', area: 88.5, since: '2001-02-03' } });
     });
 
-    const claimAbout = (id: string, claim: Record<string, unknown>) =>
-      send('POST', '/v1/verifications', consumer, {
-        type: 'oracle-register',
-        subject: { kind: 'person', id },
-        purpose: 'housing-fund-withdrawal',
-        caseId: 'HF-ORACLE',
-        claim,
+    /** A verification about `id` through `via` (this suite's gateway unless a replica is named). */
+    const claimAbout = (id: string, claim: Record<string, unknown>, via: TestGateway = gw) =>
+      via.app.inject({
+        method: 'POST',
+        url: '/v1/verifications',
+        headers: { authorization: `Bearer ${consumer}` },
+        payload: {
+          type: 'oracle-register',
+          subject: { kind: 'person', id },
+          purpose: 'housing-fund-withdrawal',
+          caseId: 'HF-ORACLE',
+          claim,
+        },
       });
 
     it('refuses gte/lte on a text field with 422 UNSUPPORTED_CLAIM, so the binary search dies at its first step', async () => {
@@ -328,34 +334,11 @@ describe.each(DATABASE_KINDS)('hostile input on %s', (kind) => {
       const replica = await startTestGateway(kind, { database: gw.db, demo: false, env: { ADAPTER_ALLOWED_PORTS: '1024-65535' } });
       try {
         for (let i = 0; i < 20; i++) {
-          const via = i % 2 === 0 ? gw : replica;
-          const res = await via.app.inject({
-            method: 'POST',
-            url: '/v1/verifications',
-            headers: { authorization: `Bearer ${consumer}` },
-            payload: {
-              type: 'oracle-register',
-              subject: { kind: 'person', id: victim },
-              purpose: 'housing-fund-withdrawal',
-              caseId: 'HF-ORACLE',
-              claim: { field: 'name', op: 'eq', value: `guess-${i}` },
-            },
-          });
+          const res = await claimAbout(victim, { field: 'name', op: 'eq', value: `guess-${i}` }, i % 2 === 0 ? gw : replica);
           expect(res.statusCode, res.body).toBe(200);
         }
         for (const via of [gw, replica]) {
-          const res = await via.app.inject({
-            method: 'POST',
-            url: '/v1/verifications',
-            headers: { authorization: `Bearer ${consumer}` },
-            payload: {
-              type: 'oracle-register',
-              subject: { kind: 'person', id: victim },
-              purpose: 'housing-fund-withdrawal',
-              caseId: 'HF-ORACLE',
-              claim: { field: 'name', op: 'eq', value: NAME },
-            },
-          });
+          const res = await claimAbout(victim, { field: 'name', op: 'eq', value: NAME }, via);
           expectProblem(res, 429, 'RATE_LIMITED');
           expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
           expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(86_400);
