@@ -14,11 +14,11 @@
  * (default 2), BENCH_CONNECTIONS (32), BENCH_SOAK_SECONDS (0; `-- --soak` = 300: RSS growth under
  * load), BENCH_LOG_LEVEL (gateway log level, default info as in production; its stdout is discarded),
  * BENCH_COMPARE (a directory holding another onetrip version with these bench files and its
- * node_modules: its gateway is loaded too, in the same run), DATABASE_URL / TEST_DATABASE_URL (a server to create the throwaway database next to; default
+ * node_modules: its gateway is loaded too, in the same run; BENCH_COMPARE_FLAGS: node flags for that gateway only), DATABASE_URL / TEST_DATABASE_URL (a server to create the throwaway database next to; default
  * postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { spawn, execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,10 +37,24 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SOAK = process.argv.includes('--soak') ? 300 : Number(process.env.BENCH_SOAK_SECONDS ?? 0);
 const COMPARE = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPARE) : null;
+/**
+ * The node flags `npm start` gives the gateway (package.json), so the bench loads the gateway as
+ * it runs in production; the stub and the bare proxy run with node's defaults.
+ */
+const START_FLAGS = startFlags();
+/** Node flags for the BENCH_COMPARE gateway only (e.g. a V8 heap setting weighed against the default). */
+const COMPARE_FLAGS = (process.env.BENCH_COMPARE_FLAGS ?? '').split(' ').filter(Boolean);
 const TARGETS = fileURLToPath(new URL('./overhead-targets.ts', import.meta.url));
 const LOOKUP_TYPE = 'household-registration';
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  // `node <flags> --import tsx src/server.ts`: the flags between node and --import.
+  return words[0] === 'node' ? words.slice(1, words.indexOf('--import')) : [];
+}
 
 /** One target process and its IPC (each command gets one answer, in order). */
 class Target {
@@ -49,8 +63,13 @@ class Target {
     proc.on('message', (m: ChildMessage) => this.waiting.shift()?.(m));
   }
 
-  static async start(args: string[], targets = TARGETS): Promise<{ target: Target; port: number; token?: string }> {
-    const proc = fork(targets, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  static async start(
+    args: string[],
+    targets = TARGETS,
+    nodeFlags: string[] = [],
+  ): Promise<{ target: Target; port: number; token?: string }> {
+    const flags = args[0] === 'gateway' ? [...START_FLAGS, ...nodeFlags] : nodeFlags;
+    const proc = fork(targets, args, { execArgv: [...flags, '--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const target = new Target(proc);
     const ready = await new Promise<ChildMessage>((resolve, reject) => {
       target.waiting.push(resolve);
@@ -271,7 +290,7 @@ async function main() {
     // BENCH_COMPARE=<a checkout of another onetrip version with these bench files>: its gateway, same run.
     let compareEntry: Entry | null = null;
     if (COMPARE) {
-      const other = await Target.start(['gateway', stubUrl, db.url], path.join(COMPARE, 'bench/overhead-targets.ts'));
+      const other = await Target.start(['gateway', stubUrl, db.url], path.join(COMPARE, 'bench/overhead-targets.ts'), COMPARE_FLAGS);
       started.push(other.target);
       compareEntry = {
         name: `onetrip at ${path.basename(COMPARE)} (BENCH_COMPARE)`,
