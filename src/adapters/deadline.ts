@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { problem } from '../errors.js';
 import type { AppError } from '../errors.js';
 
@@ -9,10 +10,20 @@ export class CallCancelledError extends Error {
   }
 }
 
+/**
+ * A call's cancellation signal as undici takes it: `aborted`, `reason` and an `abort` event. An
+ * EventEmitter, not an AbortSignal: making an AbortSignal (an EventTarget) and listening on it
+ * cost ~5 and ~6 µs per call on Node 20, about 3 % of a lookup (issue 12).
+ */
+export class DeadlineSignal extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+}
+
 /** One provider call's time budget, shared by every stage of the call (queue, connect, headers, body). */
 export interface Deadline {
   /** Aborted when the budget runs out or the caller cancels; pass it to everything that waits. */
-  readonly signal: AbortSignal;
+  readonly signal: DeadlineSignal;
   /** The error to report once `signal` has aborted: PROVIDER_TIMEOUT, or PROVIDER_ERROR for a cancelled call. */
   failure(): AppError | undefined;
   /** Settles with `work`, or rejects with `failure()` the moment the deadline passes. */
@@ -30,7 +41,7 @@ export function startDeadline(provider: string, timeoutMs: number, callerSignal?
  * a provider call made several closures, event listeners and promises here (issue 12).
  */
 class CallDeadline implements Deadline {
-  private readonly controller = new AbortController();
+  readonly signal = new DeadlineSignal();
   private failed: AppError | undefined;
   private readonly timer: NodeJS.Timeout;
   /** Rejects with `failed` once the deadline passes; made by the first `race`. */
@@ -46,10 +57,6 @@ class CallDeadline implements Deadline {
     // The deadline is its own listener (handleEvent): no closure per call.
     if (callerSignal?.aborted === true) this.handleEvent();
     else callerSignal?.addEventListener('abort', this, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
   }
 
   failure(): AppError | undefined {
@@ -73,7 +80,9 @@ class CallDeadline implements Deadline {
     if (this.failed !== undefined) return;
     this.failed = err;
     this.rejectAborted?.(err);
-    this.controller.abort(err);
+    this.signal.aborted = true;
+    this.signal.reason = err;
+    this.signal.emit('abort');
   }
 
   race<T>(work: Promise<T>): Promise<T> {

@@ -5,6 +5,7 @@ import {
   BulkheadRejectedError,
   CircuitState,
   ConsecutiveBreaker,
+  TaskCancelledError,
   bulkhead,
   circuitBreaker,
   handleWhen,
@@ -228,11 +229,16 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
       const token = typeof signed === 'string' ? signed : await deadline.race(signed);
       const body = JSON.stringify(request);
       const gate = gateFor(provider);
+      // cockatiel reads only a signal's `aborted`: the deadline is checked as the call leaves the
+      // bulkhead's queue instead (a call whose deadline passed while queued is cancelled, not sent).
       const attempt = gate.breaker.execute(async () => {
-        const answer = await gate.bulkhead.execute(() => send(url, provider, body, request.requestId, token, deadline), deadline.signal);
+        const answer = await gate.bulkhead.execute(() => {
+          if (deadline.signal.aborted) throw new TaskCancelledError();
+          return send(url, provider, body, request.requestId, token, deadline);
+        });
         context.check?.(answer);
         return answer;
-      }, deadline.signal);
+      });
       return await deadline.race(attempt);
     } catch (err) {
       if (err instanceof AppError) throw err;
