@@ -47,7 +47,7 @@ export interface LookupDeps {
   /** The consent gate's database, time-to-live and clock (src/consents/gate.ts). */
   consents: { db: DB; settings: ConsentSettings };
   /** Whether an objection to a subject's record of a type is open (src/objections/disputes.ts). */
-  disputes: { isDisputed(type: string, subjectHmac: () => string): Promise<boolean> };
+  disputes: { isDisputed(type: string, subjectHmac: () => string): boolean | Promise<boolean> };
   /** VERIFY_BUDGET_PER_DAY and the verifications under way on this replica (src/lookups/verify.ts). */
   verifyBudget: { db: DB; perDay: number; inFlight: Map<string, number> };
   /** Told about every answered case (src/reports/metrics.ts `CaseMetrics`). */

@@ -168,18 +168,24 @@ export async function resolveAndCall(
   });
   if (!decision.allowed) throw problem(decision.code, decision.detail);
   ctx.discloseAt = discloseAtFor(grants, decision.grantIds, deps.clock());
-  await beforeCall?.(type);
-  const consent = await consentGate(deps, caller, {
-    eventId: ctx.lookupId,
-    action: mode === 'verify' ? 'verification' : ctx.action === 'batch.item' || ctx.action === 'case.material' ? ctx.action : 'lookup',
-    type,
-    subject: parsed.subject,
-    purpose: item.purpose,
-    caseId: item.caseId,
-    officer: item.officer ?? null,
-    fields: decision.fields,
-    consentId: item.consentId,
-  });
+  // Awaited only when it is asynchronous, and the consent gate asked only when consent is in play:
+  // an await of a plain value still costs a promise and a turn of the microtask queue (issue 12).
+  const before = beforeCall?.(type);
+  if (before !== undefined) await before;
+  const consentInPlay = type.consent === 'required' || item.consentId !== undefined;
+  const consent = !consentInPlay
+    ? null
+    : await consentGate(deps, caller, {
+        eventId: ctx.lookupId,
+        action: mode === 'verify' ? 'verification' : ctx.action === 'batch.item' || ctx.action === 'case.material' ? ctx.action : 'lookup',
+        type,
+        subject: parsed.subject,
+        purpose: item.purpose,
+        caseId: item.caseId,
+        officer: item.officer ?? null,
+        fields: decision.fields,
+        consentId: item.consentId,
+      });
 
   const { adapter, timeoutMs } = deps.adapters.resolve(type.adapter);
   // The schema check runs inside the adapter when it can (so its breaker counts an answer outside
@@ -223,15 +229,15 @@ export async function fetchOne(
   return auditedItem(deps, caller, item, action, async (ctx) => {
     // Whether an objection is open is asked while the provider answers (it costs a query only for a
     // type with open objections); a provider failure leaves its answer unread.
-    let disputedCheck: Promise<boolean> = Promise.resolve(false);
+    let disputedCheck: boolean | Promise<boolean> = false;
     const resolved = await resolveAndCall(deps, caller, snapshot, ctx, 'data', (t) => {
       disputedCheck = deps.disputes.isDisputed(t.type, () => deps.audit.describeSubject(item.subject).hmac);
-      disputedCheck.catch(() => undefined);
+      if (typeof disputedCheck !== 'boolean') disputedCheck.catch(() => undefined);
     });
     const { type, maskedSubject: subject, answeredAt: fetchedAt } = resolved;
     const record = minimiseRecord(type.kind, resolved.record, resolved.fields);
     const digest = digestOf(record);
-    const disputed = await disputedCheck;
+    const disputed = typeof disputedCheck === 'boolean' ? disputedCheck : await disputedCheck;
 
     await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
     const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {

@@ -23,10 +23,11 @@ export class DisputeIndex {
   ) {}
 
   /** `subjectHmac` is computed only for a type that has an open objection. */
-  async isDisputed(type: string, subjectHmac: () => string): Promise<boolean> {
-    const counts = this.fresh() ?? (await this.load());
-    if (!counts.get(type)) return false;
-    return hasOpenObjection(this.db, type, subjectHmac());
+  /** Answered at once (no promise) while the counts are fresh and no objection to the type is open. */
+  isDisputed(type: string, subjectHmac: () => string): boolean | Promise<boolean> {
+    const counts = this.fresh();
+    if (counts !== null) return counts.get(type) ? hasOpenObjection(this.db, type, subjectHmac()) : false;
+    return this.load().then((loaded) => (loaded.get(type) ? hasOpenObjection(this.db, type, subjectHmac()) : false));
   }
 
   /** After this replica filed or resolved an objection: the next release reloads the counts. */
