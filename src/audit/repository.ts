@@ -1,5 +1,5 @@
 import { CompiledQuery, sql, type Insertable, type Selectable } from 'kysely';
-import type { DB } from '../db/index.js';
+import { runPrepared, type DB } from '../db/index.js';
 import type { AuditEventsTable } from '../db/schema.js';
 import type { ChainPoint } from './chain.js';
 import type { AuditEvent } from './event.js';
@@ -76,8 +76,13 @@ export async function appendEvents(trx: DB, json: string, head: ChainPoint): Pro
  * (another replica wrote first); the writer then chains again under the head lock.
  */
 export async function appendEventsIfHead(db: DB, json: string, count: number, expected: ChainPoint, head: ChainPoint): Promise<boolean> {
-  const result = await db.executeQuery(CompiledQuery.raw(APPEND_IF_HEAD, [json, head.seq, head.hash, expected.seq, expected.hash]));
-  const inserted = Number(result.numAffectedRows ?? -1);
+  const values = [json, head.seq, head.hash, expected.seq, expected.hash];
+  // A prepared statement on PostgreSQL: parsing and planning it was ~0.3 ms of the server's CPU per batch.
+  const prepared = await runPrepared(db, 'onetrip_audit_append_if_head', APPEND_IF_HEAD, values);
+  const inserted =
+    prepared !== null
+      ? (prepared.rowCount ?? -1)
+      : Number((await db.executeQuery(CompiledQuery.raw(APPEND_IF_HEAD, values))).numAffectedRows ?? -1);
   if (inserted === count) return true;
   if (inserted === 0) return false;
   throw new Error(`audit batch of ${count} events inserted ${inserted} rows`);

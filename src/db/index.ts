@@ -13,6 +13,22 @@ import type { Database } from './schema.js';
 export type { Database } from './schema.js';
 export type DB = Kysely<Database>;
 
+/** The pg pool under each PostgreSQL database (not under PGlite, nor a transaction). */
+const pools = new WeakMap<DB, pg.Pool>();
+
+/**
+ * Runs a statement of fixed text as a named prepared statement on PostgreSQL: parsed and planned
+ * once per connection instead of on every call (pg sends Parse only the first time a connection
+ * sees the name). Null where that is not available (PGlite, a transaction): run it through Kysely.
+ * For the few statements on the hot path, such as the audit writer's batch insert (issue 12).
+ */
+export async function runPrepared(db: DB, name: string, text: string, values: unknown[]): Promise<{ rowCount: number | null } | null> {
+  const pool = pools.get(db);
+  if (pool === undefined) return null;
+  const result = await pool.query({ name, text, values });
+  return { rowCount: result.rowCount };
+}
+
 export interface DatabaseHandle {
   db: DB;
   kind: 'postgres' | 'pglite';
@@ -68,6 +84,7 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
       client.on('error', (err) => onError(err));
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    pools.set(db, pool);
     return { db, kind: 'postgres', close: () => db.destroy() };
   }
   const fresh = options.pgliteDir === null || !(await hasDataDir(options.pgliteDir));
