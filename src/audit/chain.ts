@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
 import type { AuditEvent, AuditEventInput } from './event.js';
 
@@ -19,8 +19,9 @@ export function eventHash(event: Omit<AuditEvent, 'hash'>): string {
 }
 
 function hashBody(prevHash: string, body: string): string {
-  // One update over the preassembled input: the same bytes as prevHash, '\n', body in three.
-  return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
+  // One one-shot hash over the preassembled input: the same bytes as prevHash, '\n', body in three
+  // updates (crypto.hash, Node >= 20.12, skips the Hash object: ~0.8 us less per event, issue 12).
+  return hash('sha256', `${prevHash}\n${body}`, 'hex');
 }
 
 /**

@@ -1,12 +1,10 @@
-import { createHash, sign } from 'node:crypto';
+import { hash, sign } from 'node:crypto';
 import { canonicalJson as canonicalize } from '../audit/canonical.js';
 import type { SigningKey } from '../keys/keyring.js';
 
 /** base64url SHA-256 of the RFC 8785 canonical JSON of `value`: what a proof binds. */
 export function digestOf(value: unknown): string {
-  return createHash('sha256')
-    .update(canonicalize(value) ?? 'null')
-    .digest('base64url');
+  return hash('sha256', canonicalize(value) ?? 'null', 'base64url');
 }
 
 /** The claims a proof carries (ARCHITECTURE.md, "proof"). */
