@@ -41,7 +41,7 @@ const COMPARE = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPA
  * The node flags `npm start` gives the gateway (package.json), so the bench loads the gateway as
  * it runs in production; the stub and the bare proxy run with node's defaults.
  */
-const START_FLAGS = startFlags();
+const START_FLAGS = startFlags(fileURLToPath(new URL('..', import.meta.url)));
 /** Node flags for the BENCH_COMPARE gateway only (e.g. a V8 heap setting weighed against the default). */
 const COMPARE_FLAGS = (process.env.BENCH_COMPARE_FLAGS ?? '').split(' ').filter(Boolean);
 const TARGETS = fileURLToPath(new URL('./overhead-targets.ts', import.meta.url));
@@ -49,8 +49,9 @@ const LOOKUP_TYPE = 'household-registration';
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-function startFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+/** The node flags of `npm start` in the checkout at `dir`. */
+function startFlags(dir: string): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { scripts: { start: string } };
   const words = pkg.scripts.start.split(/\s+/);
   // `node <flags> --import tsx src/server.ts`: the flags between node and --import.
   return words[0] === 'node' ? words.slice(1, words.indexOf('--import')) : [];
@@ -68,7 +69,7 @@ class Target {
     targets = TARGETS,
     nodeFlags: string[] = [],
   ): Promise<{ target: Target; port: number; token?: string }> {
-    const flags = args[0] === 'gateway' ? [...START_FLAGS, ...nodeFlags] : nodeFlags;
+    const flags = args[0] === 'gateway' && targets === TARGETS ? [...START_FLAGS, ...nodeFlags] : nodeFlags;
     const proc = fork(targets, args, { execArgv: [...flags, '--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const target = new Target(proc);
     const ready = await new Promise<ChildMessage>((resolve, reject) => {
@@ -290,7 +291,11 @@ async function main() {
     // BENCH_COMPARE=<a checkout of another onetrip version with these bench files>: its gateway, same run.
     let compareEntry: Entry | null = null;
     if (COMPARE) {
-      const other = await Target.start(['gateway', stubUrl, db.url], path.join(COMPARE, 'bench/overhead-targets.ts'), COMPARE_FLAGS);
+      const other = await Target.start(['gateway', stubUrl, db.url], path.join(COMPARE, 'bench/overhead-targets.ts'), [
+        // That version as its own `npm start` runs it, then BENCH_COMPARE_FLAGS.
+        ...startFlags(COMPARE),
+        ...COMPARE_FLAGS,
+      ]);
       started.push(other.target);
       compareEntry = {
         name: `onetrip at ${path.basename(COMPARE)} (BENCH_COMPARE)`,
