@@ -252,6 +252,23 @@ describe('http adapter: resilience per provider', () => {
     for (const call of running) await failure(call, 'PROVIDER_TIMEOUT');
   });
 
+  it('a call whose deadline passes while it is queued is never sent, and the circuit does not count it', async () => {
+    const provider = await fake({ behaviour: 'hang' });
+    const adapter = adapters({ maxConcurrentPerProvider: 1, maxQueuedPerProvider: 4, breaker: { consecutiveFailures: 2 } }).adapterFor({
+      url: provider.url,
+      timeoutMs: 5_000,
+    });
+    const running = adapter.call(request, ctx(300));
+    await expect.poll(() => provider.hits).toBe(1);
+    await failure(adapter.call(request, ctx(50)), 'PROVIDER_TIMEOUT');
+    await failure(running, 'PROVIDER_TIMEOUT');
+    await sleep(50);
+    expect(provider.hits).toBe(1);
+    // One counted failure of two: the circuit is still closed, so the provider is asked again.
+    provider.set({ behaviour: 'ok' });
+    await expect(adapter.call(request, ctx())).resolves.toMatchObject({ found: true });
+  });
+
   it('a hung provider does not slow calls to another provider', async () => {
     const hung = await fake({ behaviour: 'hang' });
     const healthy = await fake();
