@@ -7,11 +7,13 @@ import { recordRows } from './rows.js';
  * whose row columns are its fields, so minimisation applies to every row.
  */
 export function minimiseRecord(kind: TypeKind, record: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
-  const pick = (obj: Record<string, unknown>) => {
-    const out: Record<string, unknown> = {};
-    for (const f of fields) if (Object.hasOwn(obj, f)) out[f] = obj[f];
-    return out;
-  };
-  if (kind === 'record') return { rows: recordRows(kind, record).map((row) => (isPlainObject(row) ? pick(row) : {})) };
-  return pick(record);
+  if (kind === 'record') return { rows: recordRows(kind, record).map((row) => (isPlainObject(row) ? pick(row, fields) : {})) };
+  return pick(record, fields);
+}
+
+/** The `fields` of one object (a module function, not a closure made per lookup: issue 12). */
+function pick(obj: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) if (Object.hasOwn(obj, f)) out[f] = obj[f];
+  return out;
 }
