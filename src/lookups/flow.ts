@@ -12,7 +12,7 @@ import type { TypeDef } from '../registry/model.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject, type Subject } from '../subjects/index.js';
 import type { Caller, LookupDeps } from './deps.js';
-import { digestOf, signWhileCommitting } from './proof.js';
+import { digestOf, signProof } from './proof.js';
 
 /** One thing to fetch for a case: the same for a lookup, a batch item and a case material. */
 export interface FetchItem {
@@ -239,8 +239,8 @@ export async function fetchOne(
     const digest = digestOf(record);
     const disputed = typeof disputedCheck === 'boolean' ? disputedCheck : await disputedCheck;
 
-    const committed = deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
-    const proof = await signWhileCommitting(committed, deps.signer.keyring.current, deps.signer.issuer, {
+    await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
+    const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
       lookupId: ctx.lookupId,
       type: type.type,
       provider: type.provider,

@@ -54,31 +54,6 @@ export function signProof(key: SigningKey, issuer: string, claims: ProofClaims):
   return `${signingInput}.${sign(null, Buffer.from(signingInput, 'latin1'), key.privateKey).toString('base64url')}`;
 }
 
-/**
- * The proof of an answer whose audit event is being committed: signed at once, while the event's
- * group commit is under way, and handed back only once `committed` has settled (it rejects as the
- * commit does, so nothing signed here is released without its durable event). Signing in the wait
- * rather than after it spreads the signatures out instead of running them back to back when a
- * batch commits, which is when the lookups of that batch all answer (issue 12).
- */
-export async function signWhileCommitting(
-  committed: Promise<unknown>,
-  key: SigningKey,
-  issuer: string,
-  claims: ProofClaims,
-): Promise<string> {
-  let proof: string;
-  try {
-    proof = signProof(key, issuer, claims);
-  } catch (err) {
-    // The event still settles; its outcome is not the answer's (the signing failure is).
-    await committed.catch(() => undefined);
-    throw err;
-  }
-  await committed;
-  return proof;
-}
-
 function b64url(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64url');
 }

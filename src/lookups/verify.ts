@@ -11,7 +11,7 @@ import {
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import type { Caller, LookupDeps } from './deps.js';
 import { auditedItem, eventBase, resolveAndCall } from './flow.js';
-import { digestOf, signWhileCommitting } from './proof.js';
+import { digestOf, signProof } from './proof.js';
 
 export interface VerificationRequest {
   type: string;
@@ -73,9 +73,9 @@ export async function verifyClaim(
       const { result } = evaluated;
       const digest = digestOf({ claim, result });
 
-      const committed = deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: [] });
+      await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: [] });
       const { type, maskedSubject: subject, answeredAt: verifiedAt } = resolved;
-      const proof = await signWhileCommitting(committed, deps.signer.keyring.current, deps.signer.issuer, {
+      const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
         lookupId: ctx.lookupId,
         type: type.type,
         provider: type.provider,
