@@ -28,6 +28,7 @@ import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { createDemoDataset } from '../src/demo/data.js';
 import { createBenchDatabase, percentile } from './audit-support.js';
+import { ceiling, isLocalHost, machineUse, sampleMachine, type MachineUse } from './overhead-machine.js';
 import { budgetPerLookup, type CpuProfile } from './overhead-stages.js';
 import type { ChildMessage } from './overhead-targets.js';
 
@@ -129,7 +130,12 @@ interface Load {
   ok: number;
   bad: number;
   cpuPerRequestUs: number | null;
+  /** The rest of the machine meanwhile (stub, PostgreSQL, load generator, idle); null off Linux or untimed. */
+  machine: (MachineUse & { stubUs: number }) | null;
 }
+
+/** Measured alongside every timed load: the stub every target calls, and PostgreSQL when local. */
+const companions: { stub: Target | null; localPostgres: boolean } = { stub: null, localPostgres: false };
 
 async function load(
   port: number,
@@ -140,6 +146,8 @@ async function load(
   overallRate?: number,
 ): Promise<Load> {
   const cpuBefore = target ? await target.cpuMicros() : 0;
+  const stubBefore = target && companions.stub ? await companions.stub.cpuMicros() : 0;
+  const machineBefore = target ? sampleMachine(companions.localPostgres) : null;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/v1/lookups`,
     method: 'POST',
@@ -149,8 +157,11 @@ async function load(
     duration: seconds,
     ...(overallRate ? { overallRate } : {}),
   });
+  const machineAfter = target ? sampleMachine(companions.localPostgres) : null;
   const cpuAfter = target ? await target.cpuMicros() : 0;
+  const stubAfter = target && companions.stub ? await companions.stub.cpuMicros() : 0;
   const ok = result['2xx'];
+  const use = machineUse(machineBefore, machineAfter, ok);
   return {
     rps: ok / seconds,
     p50: result.latency.p50,
@@ -158,6 +169,8 @@ async function load(
     ok,
     bad: result.non2xx + result.errors + result.timeouts,
     cpuPerRequestUs: target ? (cpuAfter - cpuBefore) / Math.max(1, ok) : null,
+    // The stub's own row has the stub as its target: its CPU is then not a companion's.
+    machine: use && { ...use, stubUs: target === companions.stub ? 0 : (stubAfter - stubBefore) / Math.max(1, ok) },
   };
 }
 
@@ -244,6 +257,8 @@ async function main() {
     const stub = await Target.start(['stub', JSON.stringify(dataset.record(LOOKUP_TYPE, person.id))]);
     started.push(stub.target);
     const stubUrl = `http://127.0.0.1:${stub.port}`;
+    companions.stub = stub.target;
+    companions.localPostgres = isLocalHost(ADMIN_URL);
     const rows: string[] = [];
 
     // Every target is started first, then loaded in ROUNDS interleaved rounds and judged by its best
@@ -371,6 +386,7 @@ async function main() {
     console.log(
       `p99 at ${fmt(half)} req/s (half the gateway's rate; median of ${ROUNDS} rounds): gateway ${fmt(onHalf.p99)} ms, bare proxy ${fmt(bareHalf.p99)} ms (target: gateway <= bare + 3 ms; rounds: gateway ${onHalf.all.join(', ')}, bare ${bareHalf.all.join(', ')} ms)`,
     );
+    for (const line of machineLines(bareLoad, on)) console.log(line);
     console.log(
       `every 200 has its event: the gateway sent ${gatewayOk} lookup answers with 200, ${committed} lookup events were committed with outcome ok${committed === gatewayOk ? ' ✓' : ' ✗ MISMATCH'}`,
     );
@@ -392,6 +408,32 @@ async function main() {
     for (const s of started.reverse()) await s.stop().catch(() => {});
     await db.dispose();
   }
+}
+
+/**
+ * Where the machine's CPU went in the bare proxy's and the gateway's best rounds, and what that
+ * means for the target: the CPU per lookup one event loop may spend to reach half the bare proxy's
+ * rate, and the most lookups/s this machine could carry even with the gateway spread over every CPU.
+ */
+function machineLines(bareLoad: Load, on: Load): string[] {
+  const b = bareLoad.machine;
+  const g = on.machine;
+  if (!b || !g || bareLoad.cpuPerRequestUs === null || on.cpuPerRequestUs === null) {
+    return ['machine: not measured (needs Linux /proc)'];
+  }
+  const pg = companions.localPostgres ? '' : ' (PostgreSQL is not on this machine: not counted)';
+  const split = (target: number, m: NonNullable<Load['machine']>) =>
+    `${fmt(target)} + stub ${fmt(m.stubUs)} + PostgreSQL ${fmt(m.postgresUs)} + load generator ${fmt(m.generatorUs)} µs, machine idle ${fmt(m.idle * 100)} %`;
+  const companionsUs = g.stubUs + g.postgresUs + g.generatorUs;
+  const c = ceiling(bareLoad.rps, on.cpuPerRequestUs, companionsUs);
+  return [
+    `\nmachine (${c.cpus} CPUs, /proc) in the best rounds, CPU per request${pg}:`,
+    `  bare proxy ${split(bareLoad.cpuPerRequestUs, b)}`,
+    `  gateway    ${split(on.cpuPerRequestUs, g)}`,
+    `  to reach 0.5x the bare proxy (${fmt(bareLoad.rps / 2)} lookups/s) on one event loop the gateway may spend ${fmt(c.oneLoopBudgetUs)} µs per lookup (it spends ${fmt(on.cpuPerRequestUs)}: ${fmt(on.cpuPerRequestUs / c.oneLoopBudgetUs, 2)}x the budget)`,
+    `  with every CPU given to this work and the gateway spread over all of them: at most ${fmt(c.machineLimit)} lookups/s = ${fmt(c.machineLimit / bareLoad.rps, 2)}x the bare proxy` +
+      (c.machineBudgetUs > 0 ? `; 0.5x would need <= ${fmt(c.machineBudgetUs)} µs per lookup` : '; 0.5x is beyond this machine whatever the gateway spends'),
+  ];
 }
 
 /** Full load for SOAK seconds in 10 s slices; RSS after the first slice against the last. */
