@@ -6,7 +6,7 @@
  *   is installed); and the gateway on PostgreSQL (audit on, then audit off) whose http adapters
  *   point at the stub. Every target is its own child process, so its CPU time is its own.
  * Prints req/s, p50/p99, CPU per request, the ratios gateway/bare, gateway/nginx and audit on/off,
- * p99 at half the gateway's rate (median of BENCH_ROUNDS interleaved rounds), a check that every
+ * p99 at half the gateway's rate under an evenly paced load (bench/paced.ts; median of BENCH_ROUNDS interleaved rounds), a check that every
  * 200 has its committed audit event, and the
  * gateway's CPU budget per lookup by stage (a V8 profile scaled to its process.cpuUsage).
  *
@@ -30,6 +30,7 @@ import { createDemoDataset } from '../src/demo/data.js';
 import { createBenchDatabase, percentile } from './audit-support.js';
 import { ceiling, isLocalHost, machineUse, sampleMachine, type MachineUse } from './overhead-machine.js';
 import { budgetPerLookup, type CpuProfile } from './overhead-stages.js';
+import { pacedLoad, type PacedResult } from './paced.js';
 import type { ChildMessage } from './overhead-targets.js';
 
 const ADMIN_URL = process.env.DATABASE_URL || process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -143,7 +144,6 @@ async function load(
   seconds: number,
   headers: Record<string, string> = {},
   target?: Target,
-  overallRate?: number,
 ): Promise<Load> {
   const cpuBefore = target ? await target.cpuMicros() : 0;
   const stubBefore = target && companions.stub ? await companions.stub.cpuMicros() : 0;
@@ -155,7 +155,6 @@ async function load(
     body,
     connections: CONNECTIONS,
     duration: seconds,
-    ...(overallRate ? { overallRate } : {}),
   });
   const machineAfter = target ? sampleMachine(companions.localPostgres) : null;
   const cpuAfter = target ? await target.cpuMicros() : 0;
@@ -338,17 +337,27 @@ async function main() {
     const offLoad = best(offEntry);
     const compared = compareEntry ? best(compareEntry) : null;
 
-    // Half the gateway's rate, for the gateway and for the bare proxy, in ROUNDS interleaved rounds;
-    // each one's median p99 is reported. On a small machine one round's p99 is set by a handful of
-    // stalls (a slow WAL flush holds a whole group commit) and varied 25-250 ms from run to run.
+    // Half the gateway's rate, for the gateway and for the bare proxy, in ROUNDS interleaved rounds of
+    // an evenly paced open-loop load (bench/paced.ts; autocannon's overallRate sends each second's
+    // share at full speed); each one's median p99 is reported, after a paced warm-up of each.
     const half = Math.max(1, Math.round(on.rps / 2));
-    const halfRuns = { on: [] as number[], bare: [] as number[] };
+    const halfLoad = (port: number, headers: Record<string, string>, seconds: number) =>
+      pacedLoad({ url: `http://127.0.0.1:${port}`, path: '/v1/lookups', body, headers, rate: half, seconds, connections: CONNECTIONS });
+    await halfLoad(gw.port, auth, WARMUP);
+    await halfLoad(bare.port, {}, WARMUP);
+    const halfRuns = { on: [] as PacedResult[], bare: [] as PacedResult[] };
     for (let round = 0; round < ROUNDS; round++) {
-      halfRuns.on.push((await load(gw.port, body, DURATION, auth, gw.target, half)).p99);
-      halfRuns.bare.push((await load(bare.port, body, DURATION, {}, bare.target, half)).p99);
+      halfRuns.on.push(await halfLoad(gw.port, auth, DURATION));
+      halfRuns.bare.push(await halfLoad(bare.port, {}, DURATION));
     }
-    const onHalf = { p99: percentile(halfRuns.on, 50), all: halfRuns.on };
-    const bareHalf = { p99: percentile(halfRuns.bare, 50), all: halfRuns.bare };
+    const halfSummary = (runs: PacedResult[]) => ({
+      p50: percentile(runs.map((r) => r.p50), 50),
+      p99: percentile(runs.map((r) => r.p99), 50),
+      all: runs.map((r) => fmt(r.p99, 1)),
+      bad: runs.reduce((n, r) => n + r.bad, 0),
+    });
+    const onHalf = halfSummary(halfRuns.on);
+    const bareHalf = halfSummary(halfRuns.bare);
 
     // The stage budget: a profile over its own load, so the profiler's overhead stays out of the figures above.
     const beforeProfile = await gw.target.answered200();
@@ -384,7 +393,8 @@ async function main() {
       `audit on / off: ${fmt(on.rps / offLoad.rps, 2)} (req/s; target >= 0.9), CPU per lookup on ${fmt(on.cpuPerRequestUs ?? 0)} µs, off ${fmt(offLoad.cpuPerRequestUs ?? 0)} µs`,
     );
     console.log(
-      `p99 at ${fmt(half)} req/s (half the gateway's rate; median of ${ROUNDS} rounds): gateway ${fmt(onHalf.p99)} ms, bare proxy ${fmt(bareHalf.p99)} ms (target: gateway <= bare + 3 ms; rounds: gateway ${onHalf.all.join(', ')}, bare ${bareHalf.all.join(', ')} ms)`,
+      `p99 at ${fmt(half)} req/s, evenly paced (half the gateway's rate; median of ${ROUNDS} rounds): gateway ${fmt(onHalf.p99, 1)} ms, bare proxy ${fmt(bareHalf.p99, 1)} ms (target: gateway <= bare + 3 ms; rounds: gateway ${onHalf.all.join(', ')}, bare ${bareHalf.all.join(', ')} ms; p50 gateway ${fmt(onHalf.p50, 1)}, bare ${fmt(bareHalf.p50, 1)} ms)` +
+        (onHalf.bad + bareHalf.bad > 0 ? `; ${onHalf.bad} gateway and ${bareHalf.bad} bare proxy answers not 200` : ''),
     );
     for (const line of machineLines(bareLoad, on)) console.log(line);
     console.log(
