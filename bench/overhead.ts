@@ -138,13 +138,7 @@ interface Load {
 /** Measured alongside every timed load: the stub every target calls, and PostgreSQL when local. */
 const companions: { stub: Target | null; localPostgres: boolean } = { stub: null, localPostgres: false };
 
-async function load(
-  port: number,
-  body: string,
-  seconds: number,
-  headers: Record<string, string> = {},
-  target?: Target,
-): Promise<Load> {
+async function load(port: number, body: string, seconds: number, headers: Record<string, string> = {}, target?: Target): Promise<Load> {
   const cpuBefore = target ? await target.cpuMicros() : 0;
   const stubBefore = target && companions.stub ? await companions.stub.cpuMicros() : 0;
   const machineBefore = target ? sampleMachine(companions.localPostgres) : null;
@@ -351,8 +345,14 @@ async function main() {
       halfRuns.bare.push(await halfLoad(bare.port, {}, DURATION));
     }
     const halfSummary = (runs: PacedResult[]) => ({
-      p50: percentile(runs.map((r) => r.p50), 50),
-      p99: percentile(runs.map((r) => r.p99), 50),
+      p50: percentile(
+        runs.map((r) => r.p50),
+        50,
+      ),
+      p99: percentile(
+        runs.map((r) => r.p99),
+        50,
+      ),
       all: runs.map((r) => fmt(r.p99, 1)),
       bad: runs.reduce((n, r) => n + r.bad, 0),
     });
@@ -442,7 +442,9 @@ function machineLines(bareLoad: Load, on: Load): string[] {
     `  gateway    ${split(on.cpuPerRequestUs, g)}`,
     `  to reach 0.5x the bare proxy (${fmt(bareLoad.rps / 2)} lookups/s) on one event loop the gateway may spend ${fmt(c.oneLoopBudgetUs)} µs per lookup (it spends ${fmt(on.cpuPerRequestUs)}: ${fmt(on.cpuPerRequestUs / c.oneLoopBudgetUs, 2)}x the budget)`,
     `  with every CPU given to this work and the gateway spread over all of them: at most ${fmt(c.machineLimit)} lookups/s = ${fmt(c.machineLimit / bareLoad.rps, 2)}x the bare proxy` +
-      (c.machineBudgetUs > 0 ? `; 0.5x would need <= ${fmt(c.machineBudgetUs)} µs per lookup` : '; 0.5x is beyond this machine whatever the gateway spends'),
+      (c.machineBudgetUs > 0
+        ? `; 0.5x would need <= ${fmt(c.machineBudgetUs)} µs per lookup`
+        : '; 0.5x is beyond this machine whatever the gateway spends'),
   ];
 }
 

@@ -9,7 +9,7 @@ afterEach(async () => {
   server = null;
 });
 
-/** A server that records when each request arrived; `stallUntil` holds answers back until then. */
+/** A server that records when each request arrived; with `stall`, the answer to request number `from` is held `ms`. */
 async function recordingServer(stall?: { from: number; ms: number }) {
   const arrivals: number[] = [];
   let stalled = false;
@@ -34,11 +34,11 @@ describe('bench: evenly paced load', () => {
     const { url, arrivals } = await recordingServer();
     const result = await pacedLoad({ url, path: '/v1/lookups', body: '{}', headers: {}, rate: 200, seconds: 1, connections: 8 });
     expect(result).toMatchObject({ ok: 200, bad: 0 });
-    // 200/s is one request every 5 ms: no 100 ms window holds more than ~20 arrivals (a burst would put 200 in one).
+    // Evenly paced, the middle request arrives about half a second in; sent in a burst when the
+    // second starts (autocannon's overallRate), nearly all would arrive within its first tens of ms.
+    // (A window count would be flaky on a busy machine, where a late timer tick sends a catch-up group.)
     const first = arrivals[0]!;
-    const windows = new Map<number, number>();
-    for (const t of arrivals) windows.set(Math.floor((t - first) / 100), (windows.get(Math.floor((t - first) / 100)) ?? 0) + 1);
-    expect(Math.max(...windows.values())).toBeLessThanOrEqual(30);
+    expect(arrivals[arrivals.length >> 1]! - first).toBeGreaterThan(300);
     expect(arrivals[arrivals.length - 1]! - first).toBeGreaterThan(900);
   });
 
@@ -60,7 +60,15 @@ describe('bench: evenly paced load', () => {
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
-    const result = await pacedLoad({ url: `http://127.0.0.1:${port}`, path: '/', body: '{}', headers: {}, rate: 50, seconds: 0.2, connections: 2 });
+    const result = await pacedLoad({
+      url: `http://127.0.0.1:${port}`,
+      path: '/',
+      body: '{}',
+      headers: {},
+      rate: 50,
+      seconds: 0.2,
+      connections: 2,
+    });
     expect(result).toMatchObject({ ok: 0, bad: 10 });
   });
 });
