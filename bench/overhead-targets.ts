@@ -4,7 +4,7 @@
  *   bare <stubUrl>             Fastify 5 + an undici Pool forwarding the lookup body to the stub
  *   gateway <stubUrl> <dbUrl> [audit-off]   onetrip on PostgreSQL, its types' http adapters pointing at the stub
  * Each child talks to the parent over IPC: it sends {ready, port, ...} once listening and answers
- * {cmd: 'cpu'} (process.cpuUsage, RSS), {cmd: 'profile-start'} / {cmd: 'profile-stop'} (a V8 CPU
+ * {cmd: 'cpu'} (process.cpuUsage, RSS, heap used), {cmd: 'gc'} (the same after a full collection), {cmd: 'profile-start'} / {cmd: 'profile-stop'} (a V8 CPU
  * profile taken with node:inspector, so the profiler runs only while the parent asks for it).
  */
 import { createServer } from 'node:http';
@@ -18,11 +18,11 @@ import { auditOffSink } from './audit-support.js';
 
 export type ChildMessage =
   | { ready: true; port: number; token?: string }
-  | { cpu: NodeJS.CpuUsage; rss: number; answered200: number }
+  | { cpu: NodeJS.CpuUsage; rss: number; heapUsed: number; answered200: number }
   | { profiling: true }
   | { profile: unknown; cpu: NodeJS.CpuUsage };
 
-type ParentMessage = { cmd: 'cpu' } | { cmd: 'profile-start' } | { cmd: 'profile-stop' };
+type ParentMessage = { cmd: 'cpu' } | { cmd: 'gc' } | { cmd: 'profile-start' } | { cmd: 'profile-stop' };
 
 const LOOKUP_CLIENT = 'housing-fund-window';
 
@@ -35,7 +35,18 @@ function answerParent(): void {
   let cpuAtStart = process.cpuUsage();
   process.on('message', (m: ParentMessage) => {
     void (async () => {
-      if (m.cmd === 'cpu') send({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss, answered200 });
+      if (m.cmd === 'gc') {
+        // A full collection through the inspector (no --expose-gc, so the gateway runs with its own flags):
+        // what the process still holds, apart from where in its collection cycle a sample happens to land.
+        const gc = new Session();
+        gc.connect();
+        await gc.post('HeapProfiler.collectGarbage');
+        gc.disconnect();
+      }
+      if (m.cmd === 'cpu' || m.cmd === 'gc') {
+        const { rss, heapUsed } = process.memoryUsage();
+        send({ cpu: process.cpuUsage(), rss, heapUsed, answered200 });
+      }
       if (m.cmd === 'profile-start') {
         session = new Session();
         session.connect();
