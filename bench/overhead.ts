@@ -6,17 +6,20 @@
  *   is installed); and the gateway on PostgreSQL (audit on, then audit off) whose http adapters
  *   point at the stub. Every target is its own child process, so its CPU time is its own.
  * Prints req/s, p50/p99, CPU per request, the ratios gateway/bare, gateway/nginx and audit on/off,
- * p99 at half the gateway's rate under an evenly paced load (bench/paced.ts; median of BENCH_ROUNDS interleaved rounds), a check that every
- * 200 has its committed audit event, and the
- * gateway's CPU budget per lookup by stage (a V8 profile scaled to its process.cpuUsage).
+ * p99 at half the gateway's rate under an evenly paced load (bench/paced.ts; median of BENCH_ROUNDS
+ * interleaved rounds), where the rest of the machine's CPU went (bench/overhead-machine.ts), a check
+ * that every 200 has its committed audit event, and the gateway's CPU budget per lookup by stage
+ * (a V8 profile scaled to its process.cpuUsage).
  *
- * Env: BENCH_DURATION seconds per load (default 10; BENCH_DURATION=2 BENCH_ROUNDS=1 gives a run under a
- * minute), BENCH_ROUNDS interleaved rounds, best kept (default 3), BENCH_WARMUP
- * (default 2), BENCH_HALF_WARMUP (paced warm-up before the half-rate rounds, default 15), BENCH_CONNECTIONS (32), BENCH_SOAK_SECONDS (0; `-- --soak` = 300: RSS growth under
- * load), BENCH_LOG_LEVEL (gateway log level, default info as in production; its stdout is discarded),
+ * Env: BENCH_DURATION seconds per load (default 10; BENCH_DURATION=2 BENCH_ROUNDS=1 gives a run under
+ * a minute), BENCH_ROUNDS interleaved rounds, best kept (default 3), BENCH_WARMUP (default 2),
+ * BENCH_HALF_WARMUP (paced warm-up before the half-rate rounds, default 15), BENCH_CONNECTIONS (32),
+ * BENCH_SOAK_SECONDS (0; `-- --soak` = 300: RSS and heap after a full collection, start against end),
+ * BENCH_LOG_LEVEL (gateway log level, default info as in production; its stdout is discarded),
  * BENCH_COMPARE (a directory holding another onetrip version with these bench files and its
- * node_modules: its gateway is loaded too, in the same run; BENCH_COMPARE_FLAGS: node flags for that gateway only), DATABASE_URL / TEST_DATABASE_URL (a server to create the throwaway database next to; default
- * postgres://postgres@127.0.0.1:5432/postgres).
+ * node_modules: its gateway is loaded too, in the same run; BENCH_COMPARE_FLAGS: node flags for that
+ * gateway only), DATABASE_URL / TEST_DATABASE_URL (a server to create the throwaway database next to;
+ * default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { spawn, execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
