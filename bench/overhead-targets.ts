@@ -4,8 +4,9 @@
  *   bare <stubUrl>             Fastify 5 + an undici Pool forwarding the lookup body to the stub
  *   gateway <stubUrl> <dbUrl> [audit-off]   onetrip on PostgreSQL, its types' http adapters pointing at the stub
  * Each child talks to the parent over IPC: it sends {ready, port, ...} once listening and answers
- * {cmd: 'cpu'} (process.cpuUsage, RSS, heap used), {cmd: 'gc'} (the same after a full collection), {cmd: 'profile-start'} / {cmd: 'profile-stop'} (a V8 CPU
- * profile taken with node:inspector, so the profiler runs only while the parent asks for it).
+ * {cmd: 'cpu'} (process.cpuUsage, RSS, heap used), {cmd: 'gc'} (the same after a full collection)
+ * and {cmd: 'profile-start'} / {cmd: 'profile-stop'} (a V8 CPU profile taken with node:inspector, so
+ * the profiler runs only while the parent asks for it).
  */
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector/promises';

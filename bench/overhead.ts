@@ -464,11 +464,12 @@ function machineLines(bareLoad: Load, on: Load): string[] {
   ];
 }
 
-/** Full load for SOAK seconds in 10 s slices; RSS after the first slice against the last. */
+/**
+ * Full load for SOAK seconds in 10 s slices: RSS sampled after every slice, and RSS and heap after a
+ * full collection after the first slice against the end. A sample under load lands anywhere in V8's
+ * old-generation cycle (tens of MB apart); what survives a full collection is what the process keeps.
+ */
 async function soakRun(target: Target, port: number, body: string, headers: Record<string, string>) {
-  // RSS under load, every 10 s, and the process's RSS and heap after a full collection after the first
-  // 10 s and at the end: a sample under load lands anywhere in V8's old-generation cycle (tens of MB
-  // apart), what survives a full collection is what the process keeps.
   const samples: number[] = [];
   let start: { rss: number; heapUsed: number } | null = null;
   for (let t = 0; t < SOAK; t += 10) {
