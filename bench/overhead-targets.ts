@@ -4,10 +4,13 @@
  *   bare <stubUrl>             Fastify 5 + an undici Pool forwarding the lookup body to the stub
  *   gateway <stubUrl> <dbUrl> [audit-off]   onetrip on PostgreSQL, its types' http adapters pointing at the stub
  * Each child talks to the parent over IPC: it sends {ready, port, ...} once listening and answers
- * {cmd: 'cpu'} (process.cpuUsage, RSS, heap used), {cmd: 'gc'} (the same after a full collection)
+ * {cmd: 'cpu'} (process.cpuUsage, its main thread's CPU time on Linux, RSS, heap used), {cmd: 'gc'} (the same after a full collection)
  * and {cmd: 'profile-start'} / {cmd: 'profile-stop'} (a V8 CPU profile taken with node:inspector, so
- * the profiler runs only while the parent asks for it).
+ * the profiler runs only while the parent asks for it); a gateway also answers {cmd: 'flushes', more}:
+ * the durations (ms) of its audit group commits since the last such command, and goes on recording
+ * them only when `more` is true.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import Fastify from 'fastify';
@@ -19,21 +22,26 @@ import { auditOffSink } from './audit-support.js';
 
 export type ChildMessage =
   | { ready: true; port: number; token?: string }
-  | { cpu: NodeJS.CpuUsage; rss: number; heapUsed: number; answered200: number }
+  | { cpu: NodeJS.CpuUsage; loop: number | null; rss: number; heapUsed: number; answered200: number }
   | { profiling: true }
-  | { profile: unknown; cpu: NodeJS.CpuUsage };
+  | { profile: unknown; cpu: NodeJS.CpuUsage; loop: number | null }
+  | { flushes: number[] };
 
-type ParentMessage = { cmd: 'cpu' } | { cmd: 'gc' } | { cmd: 'profile-start' } | { cmd: 'profile-stop' };
+type ParentMessage =
+  { cmd: 'cpu' } | { cmd: 'gc' } | { cmd: 'profile-start' } | { cmd: 'profile-stop' } | { cmd: 'flushes'; more: boolean };
 
 const LOOKUP_CLIENT = 'housing-fund-window';
 
 const send = (m: ChildMessage) => process.send!(m);
 /** Lookups the gateway answered 200, counted by the gateway itself (autocannon drops answers that arrive after its duration). */
 let answered200 = 0;
+/** How long each audit group commit took (ms), since the parent last asked; null: not recording. */
+let flushes: number[] | null = null;
 
 function answerParent(): void {
   let session: Session | null = null;
   let cpuAtStart = process.cpuUsage();
+  let loopAtStart = loopMicros();
   process.on('message', (m: ParentMessage) => {
     void (async () => {
       if (m.cmd === 'gc') {
@@ -46,7 +54,11 @@ function answerParent(): void {
       }
       if (m.cmd === 'cpu' || m.cmd === 'gc') {
         const { rss, heapUsed } = process.memoryUsage();
-        send({ cpu: process.cpuUsage(), rss, heapUsed, answered200 });
+        send({ cpu: process.cpuUsage(), loop: loopMicros(), rss, heapUsed, answered200 });
+      }
+      if (m.cmd === 'flushes') {
+        send({ flushes: flushes ?? [] });
+        flushes = m.more ? [] : null;
       }
       if (m.cmd === 'profile-start') {
         session = new Session();
@@ -55,18 +67,40 @@ function answerParent(): void {
         await session.post('Profiler.setSamplingInterval', { interval: 250 });
         await session.post('Profiler.start');
         cpuAtStart = process.cpuUsage();
+        loopAtStart = loopMicros();
         send({ profiling: true });
       }
       if (m.cmd === 'profile-stop' && session) {
         const cpu = process.cpuUsage(cpuAtStart);
+        const loopNow = loopMicros();
+        const loop = loopNow === null || loopAtStart === null ? null : loopNow - loopAtStart;
         const { profile } = await session.post('Profiler.stop');
         session.disconnect();
         session = null;
-        send({ profile, cpu });
+        send({ profile, cpu, loop });
       }
     })();
   });
   process.on('disconnect', () => process.exit(0));
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on every Linux this runs on). */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU time (µs) of this process's main thread, the one its event loop runs on, from Linux's
+ * /proc/self/task/<pid>/stat (10 ms resolution); null elsewhere. process.cpuUsage counts every
+ * thread: libuv's pool (where the gateway signs its proofs) and V8's GC helpers as well.
+ */
+function loopMicros(): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1e6;
+  } catch {
+    return null;
+  }
 }
 
 /** Listens on the first free port of 4100-4199 (the adapter port range ADAPTER_ALLOWED_PORTS allows by default). */
@@ -142,6 +176,10 @@ async function gateway(stubUrl: string, dbUrl: string, auditOff: boolean) {
     beforeRoutes: async (instance) => {
       // The "audit off" build: same app, a writer stub that resolves at once (as bench/audit.ts).
       if (auditOff) instance.audit.writer = auditOffSink();
+      // Successful commits only: what a lookup waited for before it could be answered.
+      instance.audit.writer.onFlush(({ ok, ms }) => {
+        if (ok) flushes?.push(ms);
+      });
       // Counted as the answer is sent (onResponse is skipped when the client has already gone).
       instance.addHook('onSend', async (request, reply) => {
         if (reply.statusCode === 200 && request.routeOptions.url === '/v1/lookups') answered200 += 1;

@@ -7,7 +7,9 @@
  *   point at the stub. Every target is its own child process, so its CPU time is its own.
  * Prints req/s, p50/p99, CPU per request, the ratios gateway/bare, gateway/nginx and audit on/off,
  * p99 at half the gateway's rate under an evenly paced load (bench/paced.ts; median of BENCH_ROUNDS
- * interleaved rounds), where the rest of the machine's CPU went (bench/overhead-machine.ts), a check
+ * interleaved rounds) with the durable commits under those rounds (the gateway's audit group commits,
+ * and a probe's lone commits outside the gateway, bench/commit-probe.ts), where the rest of the
+ * machine's CPU went (bench/overhead-machine.ts), a check
  * that every 200 has its committed audit event, and the gateway's CPU budget per lookup by stage
  * (a V8 profile scaled to its process.cpuUsage).
  *
@@ -31,6 +33,7 @@ import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { createDemoDataset } from '../src/demo/data.js';
 import { createBenchDatabase, percentile } from './audit-support.js';
+import { startCommitProbe, summarise, STALL_MS, type LatencySummary } from './commit-probe.js';
 import { ceiling, isLocalHost, machineUse, sampleMachine, type MachineUse } from './overhead-machine.js';
 import { budgetPerLookup, type CpuProfile } from './overhead-stages.js';
 import { pacedLoad, type PacedResult } from './paced.js';
@@ -92,16 +95,27 @@ class Target {
     return { target, port: ready.port, ...(ready.token ? { token: ready.token } : {}) };
   }
 
-  ask(cmd: 'cpu' | 'gc' | 'profile-start' | 'profile-stop'): Promise<ChildMessage> {
+  ask(cmd: 'cpu' | 'gc' | 'profile-start' | 'profile-stop' | 'flushes', extra: { more?: boolean } = {}): Promise<ChildMessage> {
     return new Promise((resolve) => {
       this.waiting.push(resolve);
-      this.proc.send({ cmd });
+      this.proc.send({ cmd, ...extra });
     });
   }
 
+  /** A gateway's audit group commits (ms) since the last call; with `more`, it keeps recording. */
+  async flushes(more: boolean): Promise<number[]> {
+    const m = await this.ask('flushes', { more });
+    return 'flushes' in m ? m.flushes : [];
+  }
+
   async cpuMicros(): Promise<number> {
+    return (await this.cpu()).process;
+  }
+
+  /** CPU time (µs) of the whole process and of its main thread (null off Linux, or from a BENCH_COMPARE version without it). */
+  async cpu(): Promise<{ process: number; loop: number | null }> {
     const m = await this.ask('cpu');
-    return 'cpu' in m ? m.cpu.user + m.cpu.system : 0;
+    return 'cpu' in m ? { process: m.cpu.user + m.cpu.system, loop: m.loop ?? null } : { process: 0, loop: null };
   }
 
   async rss(): Promise<number> {
@@ -146,6 +160,8 @@ interface Load {
   ok: number;
   bad: number;
   cpuPerRequestUs: number | null;
+  /** Of that, the main thread's (the event loop's); the rest ran on libuv's pool (proof signing) and GC helpers. */
+  loopPerRequestUs: number | null;
   /** The rest of the machine meanwhile (stub, PostgreSQL, load generator, idle); null off Linux or untimed. */
   machine: (MachineUse & { stubUs: number }) | null;
 }
@@ -154,7 +170,7 @@ interface Load {
 const companions: { stub: Target | null; localPostgres: boolean } = { stub: null, localPostgres: false };
 
 async function load(port: number, body: string, seconds: number, headers: Record<string, string> = {}, target?: Target): Promise<Load> {
-  const cpuBefore = target ? await target.cpuMicros() : 0;
+  const cpuBefore = target ? await target.cpu() : null;
   const stubBefore = target && companions.stub ? await companions.stub.cpuMicros() : 0;
   const machineBefore = target ? sampleMachine(companions.localPostgres) : null;
   const result = await autocannon({
@@ -166,7 +182,7 @@ async function load(port: number, body: string, seconds: number, headers: Record
     duration: seconds,
   });
   const machineAfter = target ? sampleMachine(companions.localPostgres) : null;
-  const cpuAfter = target ? await target.cpuMicros() : 0;
+  const cpuAfter = target ? await target.cpu() : null;
   const stubAfter = target && companions.stub ? await companions.stub.cpuMicros() : 0;
   const ok = result['2xx'];
   const use = machineUse(machineBefore, machineAfter, ok);
@@ -176,7 +192,8 @@ async function load(port: number, body: string, seconds: number, headers: Record
     p99: result.latency.p99,
     ok,
     bad: result.non2xx + result.errors + result.timeouts,
-    cpuPerRequestUs: target ? (cpuAfter - cpuBefore) / Math.max(1, ok) : null,
+    cpuPerRequestUs: cpuBefore && cpuAfter ? (cpuAfter.process - cpuBefore.process) / Math.max(1, ok) : null,
+    loopPerRequestUs: cpuBefore?.loop != null && cpuAfter?.loop != null ? (cpuAfter.loop - cpuBefore.loop) / Math.max(1, ok) : null,
     // The stub's own row has the stub as its target: its CPU is then not a companion's.
     machine: use && { ...use, stubUs: target === companions.stub ? 0 : (stubAfter - stubBefore) / Math.max(1, ok) },
   };
@@ -336,8 +353,11 @@ async function main() {
     }
     const best = (e: Entry): Load => {
       const top = e.runs.reduce((a, b) => (b.rps > a.rps ? b : a));
-      const cpus = e.runs.map((r) => r.cpuPerRequestUs).filter((c): c is number => c !== null);
-      return { ...top, cpuPerRequestUs: cpus.length ? Math.min(...cpus) : null };
+      const least = (pick: (r: Load) => number | null) => {
+        const values = e.runs.map(pick).filter((c): c is number => c !== null);
+        return values.length ? Math.min(...values) : null;
+      };
+      return { ...top, cpuPerRequestUs: least((r) => r.cpuPerRequestUs), loopPerRequestUs: least((r) => r.loopPerRequestUs) };
     };
     for (const e of entries) rows.push(row(e.name, best(e)));
     const bareLoad = best(bareEntry);
@@ -355,11 +375,21 @@ async function main() {
     // The bare proxy's warm-up first, so the gateway's first round follows its own warm-up directly.
     await halfLoad(bare.port, {}, HALF_WARMUP);
     await halfLoad(gw.port, auth, HALF_WARMUP);
+    // Durable commits during the rounds: the gateway's own group commits, and a probe's lone
+    // commits outside it (bench/commit-probe.ts), during the gateway's rounds and the bare proxy's.
+    const probe = await startCommitProbe(db.url);
+    const commits = { gateway: [] as number[], probeOn: [] as number[], probeBare: [] as number[] };
+    await gw.target.flushes(true);
     const halfRuns = { on: [] as PacedResult[], bare: [] as PacedResult[] };
     for (let round = 0; round < ROUNDS; round++) {
+      probe.take();
       halfRuns.on.push(await halfLoad(gw.port, auth, DURATION));
+      commits.probeOn.push(...probe.take());
+      commits.gateway.push(...(await gw.target.flushes(round < ROUNDS - 1)));
       halfRuns.bare.push(await halfLoad(bare.port, {}, DURATION));
+      commits.probeBare.push(...probe.take());
     }
+    await probe.stop();
     const halfSummary = (runs: PacedResult[]) => ({
       p50: percentile(
         runs.map((r) => r.p50),
@@ -412,6 +442,7 @@ async function main() {
       `p99 at ${fmt(half)} req/s, evenly paced (half the gateway's rate; after ${HALF_WARMUP} s paced warm-up; median of ${ROUNDS} rounds): gateway ${fmt(onHalf.p99, 1)} ms, bare proxy ${fmt(bareHalf.p99, 1)} ms (target: gateway <= bare + 3 ms; rounds: gateway ${onHalf.all.join(', ')}, bare ${bareHalf.all.join(', ')} ms; p50 gateway ${fmt(onHalf.p50, 1)}, bare ${fmt(bareHalf.p50, 1)} ms)` +
         (onHalf.bad + bareHalf.bad > 0 ? `; ${onHalf.bad} gateway and ${bareHalf.bad} bare proxy answers not 200` : ''),
     );
+    for (const line of commitLines(commits, probe.failure)) console.log(line);
     for (const line of machineLines(bareLoad, on)) console.log(line);
     console.log(
       `every 200 has its event: the gateway sent ${gatewayOk} lookup answers with 200, ${committed} lookup events were committed with outcome ok${committed === gatewayOk ? ' ✓' : ' ✗ MISMATCH'}`,
@@ -422,18 +453,48 @@ async function main() {
       );
 
     if ('profile' in stopped) {
+      // The profile samples the main thread only: its shares are scaled to that thread's CPU time
+      // where /proc gives it, and what the other threads spent is shown on its own line.
       const cpu = stopped.cpu.user + stopped.cpu.system;
-      const budget = budgetPerLookup(stopped.profile as CpuProfile, cpu, profiled);
+      const loop = 'loop' in stopped && stopped.loop !== null ? stopped.loop : null;
+      const budget = budgetPerLookup(stopped.profile as CpuProfile, loop ?? cpu, profiled);
       if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(stopped.profile));
       console.log(
-        `\nCPU budget per lookup by stage (V8 profile of ${fmt(profiled)} lookups, scaled to the gateway's process.cpuUsage: ${fmt(cpu / profiled)} µs/lookup with the profiler on)`,
+        `\nCPU budget per lookup by stage (V8 profile of ${fmt(profiled)} lookups, with the profiler on: ${fmt(cpu / profiled)} µs/lookup, ` +
+          (loop === null
+            ? `scaled to the gateway's process.cpuUsage)`
+            : `${fmt(loop / profiled)} of them on the event loop, to which the stages are scaled)`),
       );
       for (const { stage, us } of budget) if (us >= 0.5) console.log(`  ${stage.padEnd(22)} ${fmt(us).padStart(6)} µs`);
+      if (loop !== null)
+        console.log(
+          `  ${'other threads'.padEnd(22)} ${fmt((cpu - loop) / profiled).padStart(6)} µs (proof signing on libuv's pool, GC helpers)`,
+        );
     }
   } finally {
     for (const s of started.reverse()) await s.stop().catch(() => {});
     await db.dispose();
   }
+}
+
+/**
+ * The durable commits under the half-rate rounds: a lookup is answered only after its event's group
+ * commit, so a commit that stalls (a disk flush that takes tens of ms) holds every lookup of its
+ * batch and of the batches behind it. The probe's lone commits show whether PostgreSQL's commits
+ * stalled during the bare proxy's rounds too, when the gateway was idle.
+ */
+function commitLines(commits: { gateway: number[]; probeOn: number[]; probeBare: number[] }, failure: unknown): string[] {
+  const line = (s: LatencySummary) =>
+    s.count === 0
+      ? 'none'
+      : `${fmt(s.count)}: p50 ${fmt(s.p50, 1)}, p99 ${fmt(s.p99, 1)}, max ${fmt(s.max, 1)} ms, ${s.stalls} of ${STALL_MS} ms or more`;
+  return [
+    `durable commits in the half-rate rounds (a lookup is answered after its event's commit; the bare proxy waits for none):`,
+    `  gateway's audit group commits (batch formed → committed)     ${line(summarise(commits.gateway))}`,
+    `  probe's one-row commits, during the gateway's rounds          ${line(summarise(commits.probeOn))}`,
+    `  probe's one-row commits, during the bare proxy's rounds       ${line(summarise(commits.probeBare))}` +
+      (failure ? ` (probe stopped early: ${String((failure as Error).message ?? failure)})` : ''),
+  ];
 }
 
 /**
@@ -452,11 +513,15 @@ function machineLines(bareLoad: Load, on: Load): string[] {
     `${fmt(target)} + stub ${fmt(m.stubUs)} + PostgreSQL ${fmt(m.postgresUs)} + load generator ${fmt(m.generatorUs)} µs, machine idle ${fmt(m.idle * 100)} %`;
   const companionsUs = g.stubUs + g.postgresUs + g.generatorUs;
   const c = ceiling(bareLoad.rps, on.cpuPerRequestUs, companionsUs);
+  const loopUs = on.loopPerRequestUs ?? on.cpuPerRequestUs;
   return [
     `\nmachine (${c.cpus} CPUs, /proc) in the best rounds, CPU per request${pg}:`,
     `  bare proxy ${split(bareLoad.cpuPerRequestUs, b)}`,
-    `  gateway    ${split(on.cpuPerRequestUs, g)}`,
-    `  to reach 0.5x the bare proxy (${fmt(bareLoad.rps / 2)} lookups/s) on one event loop the gateway may spend ${fmt(c.oneLoopBudgetUs)} µs per lookup (it spends ${fmt(on.cpuPerRequestUs)}: ${fmt(on.cpuPerRequestUs / c.oneLoopBudgetUs, 2)}x the budget)`,
+    `  gateway    ${split(on.cpuPerRequestUs, g)}` +
+      (on.loopPerRequestUs === null
+        ? ''
+        : ` (its event loop ${fmt(on.loopPerRequestUs)} µs, other threads ${fmt(on.cpuPerRequestUs - on.loopPerRequestUs)})`),
+    `  to reach 0.5x the bare proxy (${fmt(bareLoad.rps / 2)} lookups/s) the gateway's event loop may spend ${fmt(c.oneLoopBudgetUs)} µs per lookup (it spends ${fmt(loopUs)}: ${fmt(loopUs / c.oneLoopBudgetUs, 2)}x the budget)`,
     `  with every CPU given to this work and the gateway spread over all of them: at most ${fmt(c.machineLimit)} lookups/s = ${fmt(c.machineLimit / bareLoad.rps, 2)}x the bare proxy` +
       (c.machineBudgetUs > 0
         ? `; 0.5x would need <= ${fmt(c.machineBudgetUs)} µs per lookup`
