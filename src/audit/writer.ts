@@ -13,9 +13,9 @@ export interface AuditWriterOptions {
   intervalMs: number;
   logger: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /**
-   * Batches under way at once (default 2). The next batch is formed while the one before commits
-   * and is sent the moment it has, so a busy event loop does not leave the database idle between
-   * two flushes.
+   * Batches under way at once (default 2). The next batch waits while the one before commits, takes
+   * the events waiting the moment it has and is sent at once, so a busy event loop does not leave
+   * the database idle between two flushes.
    */
   maxInFlight?: number;
   /**
@@ -25,6 +25,7 @@ export interface AuditWriterOptions {
   checkpoints?: Pick<Checkpointer, 'due' | 'afterChained' | 'forget'>;
 }
 
+/** One flush attempt: its events, whether it committed, and `ms` from taking the batch to its commit (or failure). */
 export type FlushListener = (info: { events: number; ok: boolean; ms: number }) => void;
 
 /**
@@ -60,7 +61,8 @@ interface Pending {
  */
 export class AuditWriter implements AuditSink {
   private queue: Pending[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  /** The pending flush: a timer (intervalMs > 0) or an immediate (intervalMs 0). */
+  private timer: { cancel(): void } | null = null;
   private readonly inFlight = new Set<Promise<void>>();
   private committingEvents = 0;
   /**
@@ -70,7 +72,7 @@ export class AuditWriter implements AuditSink {
    */
   private expected: ChainPoint | null = null;
   /**
-   * Settles once the most recently formed batch is committed (or has failed). The next batch chains
+   * Settles once the most recently scheduled batch is committed (or has failed). The next batch chains
    * only then, on the head it left: sent at once on another connection, a batch chained on the
    * head of one still under way could reach PostgreSQL first, find the head not yet moved and
    * fail, and every batch chained on a failed one fails in turn (under continuous load most
@@ -120,7 +122,7 @@ export class AuditWriter implements AuditSink {
   /** Stops taking events and flushes every pending one (graceful shutdown). */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     await this.drain();
   }
@@ -138,19 +140,25 @@ export class AuditWriter implements AuditSink {
       // The interval runs from the oldest waiting event: events that already waited through a
       // running flush go at once instead of waiting another interval (which would idle the gateway).
       const delay = Math.max(0, this.options.intervalMs - (performance.now() - this.queue[0]!.at));
-      if (this.options.intervalMs > 0 && delay === 0) void this.flushNow();
-      else this.timer = setTimeout(() => void this.flushNow(), delay);
+      if (this.options.intervalMs === 0) {
+        // "On the next tick": once the callbacks of this turn of the event loop have run, so the
+        // events they append share the batch. setTimeout(0) waited 1-2 ms on the timer, which a
+        // lone lookup at low load paid in full (issue 12).
+        const immediate = setImmediate(() => void this.flushNow());
+        this.timer = { cancel: () => clearImmediate(immediate) };
+      } else if (delay === 0) void this.flushNow();
+      else {
+        const timeout = setTimeout(() => void this.flushNow(), delay);
+        this.timer = { cancel: () => clearTimeout(timeout) };
+      }
     }
   }
 
   private flushNow(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
-    const batch = this.queue.splice(0, this.options.maxEvents);
-    if (batch.length === 0) return Promise.resolve();
-    this.committingEvents += batch.length;
-    const flush: Promise<void> = this.write(batch).finally(() => {
-      this.committingEvents -= batch.length;
+    if (this.queue.length === 0) return Promise.resolve();
+    const flush: Promise<void> = this.write().finally(() => {
       this.inFlight.delete(flush);
       this.schedule();
     });
@@ -158,24 +166,40 @@ export class AuditWriter implements AuditSink {
     return flush;
   }
 
-  private async write(batch: Pending[]): Promise<void> {
-    const started = performance.now();
+  /**
+   * One batch: waits for the batch before it to commit, then takes what waits then (up to
+   * maxEvents), chains it on the head that batch left and commits it. Taken only then, not when the
+   * flush was scheduled: the events that arrive while the batch before commits join this one
+   * instead of waiting for the one after it (issue 12). Once committed, the next batch is let go
+   * before this one's callers run on, so it is sent before their answers are written.
+   */
+  private async write(): Promise<void> {
     const previous = this.lastWritten;
     let written!: () => void;
     this.lastWritten = new Promise<void>((resolve) => (written = resolve));
+    let batch: Pending[] = [];
     try {
       await previous;
-      const events = (await this.writeIfHeadExpected(batch)) ?? (await this.writeLocked(batch));
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(events[i]!);
-      this.notify({ events: batch.length, ok: true, ms: performance.now() - started });
-    } catch (err) {
-      this.expected = null;
-      this.options.checkpoints?.forget();
-      this.options.logger.error({ err, events: batch.length }, 'audit batch could not be committed; no data released');
-      const failure = problem('AUDIT_UNAVAILABLE', 'the audit event could not be made durable; no data was released', { cause: err });
-      for (const p of batch) p.reject(failure);
-      this.notify({ events: batch.length, ok: false, ms: performance.now() - started });
+      batch = this.queue.splice(0, this.options.maxEvents);
+      if (batch.length === 0) return;
+      this.committingEvents += batch.length;
+      const started = performance.now();
+      try {
+        const events = (await this.writeIfHeadExpected(batch)) ?? (await this.writeLocked(batch));
+        written();
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(events[i]!);
+        this.notify({ events: batch.length, ok: true, ms: performance.now() - started });
+      } catch (err) {
+        this.expected = null;
+        this.options.checkpoints?.forget();
+        written();
+        this.options.logger.error({ err, events: batch.length }, 'audit batch could not be committed; no data released');
+        const failure = problem('AUDIT_UNAVAILABLE', 'the audit event could not be made durable; no data was released', { cause: err });
+        for (const p of batch) p.reject(failure);
+        this.notify({ events: batch.length, ok: false, ms: performance.now() - started });
+      }
     } finally {
+      this.committingEvents -= batch.length;
       written();
     }
   }

@@ -84,6 +84,58 @@ describe.each(DATABASE_KINDS)('the group-commit audit writer on %s', (kind) => {
     expect(events[1]!.seq).toBe(events[0]!.seq + 1);
   });
 
+  it('with intervalMs 0, sends the events of one turn of the event loop as one batch as soon as that turn ends, not on a timer', async () => {
+    const w = writer({ maxEvents: 100, intervalMs: 0 });
+    // A 0 ms timer set first fires after the writer's flush has taken the events (setTimeout(0)
+    // waited 1-2 ms, which a lone lookup paid in full).
+    let pendingWhenTimerFired = -1;
+    const timer = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        pendingWhenTimerFired = w.pending;
+        resolve();
+      }, 0),
+    );
+    const inputs = [input(), input(), input()];
+    const appended = Promise.all(inputs.map((i) => w.append(i)));
+    await timer;
+    expect(pendingWhenTimerFired).toBe(0);
+    await appended;
+    expect(
+      await transactionsOf(
+        db,
+        inputs.map((i) => i.id),
+      ),
+    ).toBe(1);
+  });
+
+  it('puts every event that arrives while a batch commits into the next batch, not only those there when it was scheduled', async () => {
+    // The first batch is held inside its transaction (the checkpoint step runs under the head lock).
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const w = writer({ maxEvents: 100, intervalMs: 0, checkpoints: { due: () => true, afterChained: () => held, forget: () => {} } });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const first = input();
+    const second = input();
+    const third = input();
+    const appended: Array<Promise<unknown>> = [];
+    try {
+      appended.push(w.append(first));
+      await turn();
+      appended.push(w.append(second)); // the next batch is scheduled now, behind the first
+      await turn();
+      appended.push(w.append(third)); // arrives later, while the first still commits
+      await turn();
+      expect(w.pending).toBe(2);
+    } finally {
+      // Released whatever happened above: a held transaction would hold every later test too.
+      release();
+    }
+    await Promise.all(appended);
+    expect(await transactionsOf(db, [first.id])).toBe(1);
+    expect(await transactionsOf(db, [second.id, third.id])).toBe(1);
+    expect(await transactionsOf(db, [first.id, second.id])).toBe(2);
+  });
+
   it('flushes pending events on close and refuses new ones after', async () => {
     const w = writer({ maxEvents: 100, intervalMs: 60_000 });
     const inputs = [input(), input(), input()];
