@@ -19,7 +19,7 @@
  * BENCH_SOAK_SECONDS (0; `-- --soak` = 300: RSS and heap after a full collection, start against end),
  * BENCH_LOG_LEVEL (gateway log level, default info as in production; its stdout is discarded),
  * BENCH_COMPARE (a directory holding another onetrip version with these bench files and its
- * node_modules: its gateway is loaded too, in the same run; BENCH_COMPARE_FLAGS: node flags for that
+ * node_modules: its gateway is loaded too, in the same run, at full load and at half rate; BENCH_COMPARE_FLAGS: node flags for that
  * gateway only), DATABASE_URL / TEST_DATABASE_URL (a server to create the throwaway database next to;
  * default postgres://postgres@127.0.0.1:5432/postgres).
  */
@@ -375,12 +375,15 @@ async function main() {
     // The bare proxy's warm-up first, so the gateway's first round follows its own warm-up directly.
     await halfLoad(bare.port, {}, HALF_WARMUP);
     await halfLoad(gw.port, auth, HALF_WARMUP);
+    // The BENCH_COMPARE gateway at the same rate, interleaved too (its token is its own).
+    const compareAuth = compareEntry ? compareEntry.headers : null;
+    if (compareEntry && compareAuth) await halfLoad(compareEntry.port, compareAuth, HALF_WARMUP);
     // Durable commits during the rounds: the gateway's own group commits, and a probe's lone
     // commits outside it (bench/commit-probe.ts), during the gateway's rounds and the bare proxy's.
     const probe = await startCommitProbe(db.url);
     const commits = { gateway: [] as number[], probeOn: [] as number[], probeBare: [] as number[] };
     await gw.target.flushes(true);
-    const halfRuns = { on: [] as PacedResult[], bare: [] as PacedResult[] };
+    const halfRuns = { on: [] as PacedResult[], bare: [] as PacedResult[], compare: [] as PacedResult[] };
     for (let round = 0; round < ROUNDS; round++) {
       probe.take();
       halfRuns.on.push(await halfLoad(gw.port, auth, DURATION));
@@ -388,6 +391,7 @@ async function main() {
       commits.gateway.push(...(await gw.target.flushes(round < ROUNDS - 1)));
       halfRuns.bare.push(await halfLoad(bare.port, {}, DURATION));
       commits.probeBare.push(...probe.take());
+      if (compareEntry && compareAuth) halfRuns.compare.push(await halfLoad(compareEntry.port, compareAuth, DURATION));
     }
     await probe.stop();
     const halfSummary = (runs: PacedResult[]) => ({
@@ -442,6 +446,13 @@ async function main() {
       `p99 at ${fmt(half)} req/s, evenly paced (half the gateway's rate; after ${HALF_WARMUP} s paced warm-up; median of ${ROUNDS} rounds): gateway ${fmt(onHalf.p99, 1)} ms, bare proxy ${fmt(bareHalf.p99, 1)} ms (target: gateway <= bare + 3 ms; rounds: gateway ${onHalf.all.join(', ')}, bare ${bareHalf.all.join(', ')} ms; p50 gateway ${fmt(onHalf.p50, 1)}, bare ${fmt(bareHalf.p50, 1)} ms)` +
         (onHalf.bad + bareHalf.bad > 0 ? `; ${onHalf.bad} gateway and ${bareHalf.bad} bare proxy answers not 200` : ''),
     );
+    if (halfRuns.compare.length > 0) {
+      const other = halfSummary(halfRuns.compare);
+      console.log(
+        `  BENCH_COMPARE gateway at the same rate: p99 ${fmt(other.p99, 1)} ms (rounds ${other.all.join(', ')}), p50 ${fmt(other.p50, 1)} ms` +
+          (other.bad > 0 ? `; ${other.bad} answers not 200` : ''),
+      );
+    }
     for (const line of commitLines(commits, probe.failure)) console.log(line);
     for (const line of machineLines(bareLoad, on)) console.log(line);
     console.log(
@@ -490,7 +501,7 @@ function commitLines(commits: { gateway: number[]; probeOn: number[]; probeBare:
       : `${fmt(s.count)}: p50 ${fmt(s.p50, 1)}, p99 ${fmt(s.p99, 1)}, max ${fmt(s.max, 1)} ms, ${s.stalls} of ${STALL_MS} ms or more`;
   return [
     `durable commits in the half-rate rounds (a lookup is answered after its event's commit; the bare proxy waits for none):`,
-    `  gateway's audit group commits (batch formed → committed)     ${line(summarise(commits.gateway))}`,
+    `  gateway's audit group commits (batch sent → committed)       ${line(summarise(commits.gateway))}`,
     `  probe's one-row commits, during the gateway's rounds          ${line(summarise(commits.probeOn))}`,
     `  probe's one-row commits, during the bare proxy's rounds       ${line(summarise(commits.probeBare))}` +
       (failure ? ` (probe stopped early: ${String((failure as Error).message ?? failure)})` : ''),
