@@ -239,8 +239,8 @@ export async function fetchOne(
     const digest = digestOf(record);
     const disputed = typeof disputedCheck === 'boolean' ? disputedCheck : await disputedCheck;
 
-    // Signed on the thread pool while the event commits (src/lookups/proof.ts); released after both.
-    const signing = signProof(deps.signer.keyring.current, deps.signer.issuer, {
+    await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
+    const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
       lookupId: ctx.lookupId,
       type: type.type,
       provider: type.provider,
@@ -252,9 +252,6 @@ export async function fetchOne(
       ...(resolved.consentId ? { consentId: resolved.consentId } : {}),
       disputed,
     });
-    signing.catch(() => undefined); // awaited below; a failed commit leaves it unread
-    await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
-    const proof = await signing;
     const fetched: Fetched = {
       lookupId: ctx.lookupId,
       type: type.type,

@@ -41,26 +41,17 @@ function headerPart(key: SigningKey): string {
 /**
  * A compact JWS (EdDSA) over the claims, with `iss` and `iat`, verifiable offline with the
  * gateway's JWKS. `typ` names the proof so it can never be confused with an access token.
- * Header and payload are the bytes jose's CompactSign wrote (as JSON.stringify writes them; Ed25519
- * is deterministic): the header part is encoded once per key, and the payload is the claims' JSON
- * with `iss` and `iat` appended, as `{...claims, iss, iat}` writes it. The one signer of lookups,
- * batch items, case materials and verifications.
- *
- * The Ed25519 signature is made by node:crypto on libuv's thread pool, not on the event loop: it
- * was a fifth of the event loop's time per lookup (issue 12). Callers start it before they wait for
- * their audit event's commit and take the proof after it, so the signature is made while the commit
- * is under way and adds no latency; nothing is released until both are done.
+ * Signed with node:crypto's one-shot Ed25519 on the calling thread: the same bytes jose's
+ * CompactSign wrote (header and payload as JSON.stringify writes them; Ed25519 is deterministic),
+ * without WebCrypto's job and promise round trips (issue 12). The one signer of lookups, batch
+ * items, case materials and verifications; the header part is encoded once per key, and the
+ * payload is the claims' JSON with `iss` and `iat` appended, as `{...claims, iss, iat}` writes it.
  */
-export function signProof(key: SigningKey, issuer: string, claims: ProofClaims): Promise<string> {
+export function signProof(key: SigningKey, issuer: string, claims: ProofClaims): string {
   const json = JSON.stringify(claims);
   const payload = `${json.length > 2 ? `${json.slice(0, -1)},` : '{'}"iss":${JSON.stringify(issuer)},"iat":${Math.floor(Date.now() / 1000)}}`;
   const signingInput = `${headerPart(key)}.${b64url(payload)}`;
-  return new Promise((resolve, reject) => {
-    sign(null, Buffer.from(signingInput, 'latin1'), key.privateKey, (err, signature) => {
-      if (err) reject(err);
-      else resolve(`${signingInput}.${signature.toString('base64url')}`);
-    });
-  });
+  return `${signingInput}.${sign(null, Buffer.from(signingInput, 'latin1'), key.privateKey).toString('base64url')}`;
 }
 
 function b64url(text: string): string {

@@ -73,9 +73,9 @@ export async function verifyClaim(
       const { result } = evaluated;
       const digest = digestOf({ claim, result });
 
+      await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: [] });
       const { type, maskedSubject: subject, answeredAt: verifiedAt } = resolved;
-      // Signed on the thread pool while the event commits (src/lookups/proof.ts); released after both.
-      const signing = signProof(deps.signer.keyring.current, deps.signer.issuer, {
+      const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
         lookupId: ctx.lookupId,
         type: type.type,
         provider: type.provider,
@@ -87,9 +87,6 @@ export async function verifyClaim(
         claim,
         result,
       });
-      signing.catch(() => undefined); // awaited below; a failed commit leaves it unread
-      await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: [] });
-      const proof = await signing;
       return { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, claim, result, verifiedAt, proof };
     });
   } finally {

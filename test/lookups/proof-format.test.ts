@@ -32,7 +32,7 @@ const claims = {
 describe('proof signing with node:crypto', () => {
   it('writes byte for byte the compact JWS jose writes for the same header and payload', async () => {
     const key = testKey();
-    const proof = await signProof(key, 'http://gateway.test', claims);
+    const proof = signProof(key, 'http://gateway.test', claims);
     const [header, payload] = proof.split('.');
     const joseProof = await new CompactSign(Buffer.from(payload!, 'base64url'))
       .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'onetrip-proof+jws' })
@@ -43,7 +43,7 @@ describe('proof signing with node:crypto', () => {
 
   it('verifies with a third-party JOSE verifier, and not with another key', async () => {
     const key = testKey();
-    const proof = await signProof(key, 'http://gateway.test', { ...claims, subject: { kind: 'person', id: '张三 ✓ 110105' } });
+    const proof = signProof(key, 'http://gateway.test', { ...claims, subject: { kind: 'person', id: '张三 ✓ 110105' } });
     const { payload, protectedHeader } = await compactVerify(proof, key.publicKey, { algorithms: ['EdDSA'] });
     expect(protectedHeader).toEqual(decodeProtectedHeader(proof));
     expect(JSON.parse(new TextDecoder().decode(payload))).toMatchObject({
@@ -52,15 +52,5 @@ describe('proof signing with node:crypto', () => {
       iss: 'http://gateway.test',
     });
     await expect(compactVerify(proof, testKey().publicKey)).rejects.toThrow();
-  });
-
-  it('signs many proofs at once off the event loop, each over its own claims', async () => {
-    const key = testKey();
-    const ids = Array.from({ length: 64 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
-    const proofs = await Promise.all(ids.map((lookupId) => signProof(key, 'http://gateway.test', { ...claims, lookupId })));
-    for (const [i, proof] of proofs.entries()) {
-      const { payload } = await compactVerify(proof, key.publicKey, { algorithms: ['EdDSA'] });
-      expect(JSON.parse(new TextDecoder().decode(payload))).toMatchObject({ lookupId: ids[i] });
-    }
   });
 });
