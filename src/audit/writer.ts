@@ -137,16 +137,18 @@ export class AuditWriter implements AuditSink {
     if (this.queue.length >= this.options.maxEvents) {
       void this.flushNow();
     } else if (!this.timer) {
-      // The interval runs from the oldest waiting event: events that already waited through a
-      // running flush go at once instead of waiting another interval (which would idle the gateway).
-      const delay = Math.max(0, this.options.intervalMs - (performance.now() - this.queue[0]!.at));
       if (this.options.intervalMs === 0) {
         // "On the next tick": once the callbacks of this turn of the event loop have run, so the
         // events they append share the batch. setTimeout(0) waited 1-2 ms on the timer, which a
         // lone lookup at low load paid in full (issue 12).
         const immediate = setImmediate(() => void this.flushNow());
         this.timer = { cancel: () => clearImmediate(immediate) };
-      } else if (delay === 0) void this.flushNow();
+        return;
+      }
+      // The interval runs from the oldest waiting event: events that already waited through a
+      // running flush go at once instead of waiting another interval (which would idle the gateway).
+      const delay = Math.max(0, this.options.intervalMs - (performance.now() - this.queue[0]!.at));
+      if (delay === 0) void this.flushNow();
       else {
         const timeout = setTimeout(() => void this.flushNow(), delay);
         this.timer = { cancel: () => clearTimeout(timeout) };
