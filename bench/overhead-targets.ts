@@ -90,7 +90,7 @@ const CLOCK_TICKS = 100;
 /**
  * CPU time (µs) of this process's main thread, the one its event loop runs on, from Linux's
  * /proc/self/task/<pid>/stat (10 ms resolution); null elsewhere. process.cpuUsage counts every
- * thread: libuv's pool (where the gateway signs its proofs) and V8's GC helpers as well.
+ * thread: V8's GC helpers and libuv's pool as well.
  */
 function loopMicros(): number | null {
   try {

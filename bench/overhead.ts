@@ -160,7 +160,7 @@ interface Load {
   ok: number;
   bad: number;
   cpuPerRequestUs: number | null;
-  /** Of that, the main thread's (the event loop's); the rest ran on libuv's pool (proof signing) and GC helpers. */
+  /** Of that, the main thread's (the event loop's); the rest ran on other threads (V8's GC helpers, libuv's pool). */
   loopPerRequestUs: number | null;
   /** The rest of the machine meanwhile (stub, PostgreSQL, load generator, idle); null off Linux or untimed. */
   machine: (MachineUse & { stubUs: number }) | null;
@@ -478,9 +478,7 @@ async function main() {
       );
       for (const { stage, us } of budget) if (us >= 0.5) console.log(`  ${stage.padEnd(22)} ${fmt(us).padStart(6)} µs`);
       if (loop !== null)
-        console.log(
-          `  ${'other threads'.padEnd(22)} ${fmt((cpu - loop) / profiled).padStart(6)} µs (proof signing on libuv's pool, GC helpers)`,
-        );
+        console.log(`  ${'other threads'.padEnd(22)} ${fmt((cpu - loop) / profiled).padStart(6)} µs (V8's GC helpers, libuv's pool)`);
     }
   } finally {
     for (const s of started.reverse()) await s.stop().catch(() => {});
