@@ -9,9 +9,9 @@
  * p99 at half the gateway's rate under an evenly paced load (bench/paced.ts; median of BENCH_ROUNDS
  * interleaved rounds) with the durable commits under those rounds (the gateway's audit group commits,
  * and a probe's lone commits outside the gateway, bench/commit-probe.ts), where the rest of the
- * machine's CPU went (bench/overhead-machine.ts), a check
- * that every 200 has its committed audit event, and the gateway's CPU budget per lookup by stage
- * (a V8 profile scaled to its process.cpuUsage).
+ * machine's CPU went (bench/overhead-machine.ts) and the gateway's split into its event loop and its
+ * other threads, a check that every 200 has its committed audit event, and the gateway's CPU budget
+ * per lookup by stage (a V8 profile of its main thread, scaled to that thread's CPU time).
  *
  * Env: BENCH_DURATION seconds per load (default 10; BENCH_DURATION=2 BENCH_ROUNDS=1 gives a run under
  * a minute), BENCH_ROUNDS interleaved rounds, best kept (default 3), BENCH_WARMUP (default 2),
@@ -375,9 +375,8 @@ async function main() {
     // The bare proxy's warm-up first, so the gateway's first round follows its own warm-up directly.
     await halfLoad(bare.port, {}, HALF_WARMUP);
     await halfLoad(gw.port, auth, HALF_WARMUP);
-    // The BENCH_COMPARE gateway at the same rate, interleaved too (its token is its own).
-    const compareAuth = compareEntry ? compareEntry.headers : null;
-    if (compareEntry && compareAuth) await halfLoad(compareEntry.port, compareAuth, HALF_WARMUP);
+    // The BENCH_COMPARE gateway at the same rate, interleaved too (with its own token).
+    if (compareEntry) await halfLoad(compareEntry.port, compareEntry.headers, HALF_WARMUP);
     // Durable commits during the rounds: the gateway's own group commits, and a probe's lone
     // commits outside it (bench/commit-probe.ts), during the gateway's rounds and the bare proxy's.
     const probe = await startCommitProbe(db.url);
@@ -391,7 +390,7 @@ async function main() {
       commits.gateway.push(...(await gw.target.flushes(round < ROUNDS - 1)));
       halfRuns.bare.push(await halfLoad(bare.port, {}, DURATION));
       commits.probeBare.push(...probe.take());
-      if (compareEntry && compareAuth) halfRuns.compare.push(await halfLoad(compareEntry.port, compareAuth, DURATION));
+      if (compareEntry) halfRuns.compare.push(await halfLoad(compareEntry.port, compareEntry.headers, DURATION));
     }
     await probe.stop();
     const halfSummary = (runs: PacedResult[]) => ({
