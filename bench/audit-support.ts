@@ -86,7 +86,7 @@ export async function throughput(workers: number, perWorker: number, call: (i: n
   return (workers * perWorker) / ((performance.now() - started) / 1000);
 }
 
-export function percentile(samples: number[], p: number): number {
+export function percentile(samples: readonly number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }

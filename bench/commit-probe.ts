@@ -25,8 +25,8 @@ export function summarise(samples: readonly number[]): LatencySummary {
   if (samples.length === 0) return { count: 0, p50: NaN, p99: NaN, max: NaN, stalls: 0 };
   return {
     count: samples.length,
-    p50: percentile([...samples], 50),
-    p99: percentile([...samples], 99),
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
     max: Math.max(...samples),
     stalls: samples.filter((ms) => ms >= STALL_MS).length,
   };
