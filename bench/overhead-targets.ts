@@ -2,7 +2,8 @@
  * The processes bench/overhead.ts loads, one per child process so each one's CPU is its own:
  *   stub <recordJson>          a provider department (node:http, the provider protocol) on a port in 4100-4199
  *   bare <stubUrl>             Fastify 5 + an undici Pool forwarding the lookup body to the stub
- *   gateway <stubUrl> <dbUrl> [audit-off]   onetrip on PostgreSQL, its types' http adapters pointing at the stub
+ *   gateway <stubUrl> <dbUrl> [audit-off | redis=<url>]   onetrip on PostgreSQL, its types' http adapters
+ *                              pointing at the stub (audit-off: a writer stub; redis=: quota counters in Redis)
  * Each child talks to the parent over IPC: it sends {ready, port, ...} once listening and answers
  * {cmd: 'cpu'} (process.cpuUsage, its main thread's CPU time on Linux, RSS, heap used), {cmd: 'gc'} (the same after a full collection)
  * and {cmd: 'profile-start'} / {cmd: 'profile-stop'} (a V8 CPU profile taken with node:inspector, so
@@ -159,9 +160,11 @@ async function bare(stubUrl: string) {
   send({ ready: true, port: (app.server.address() as { port: number }).port });
 }
 
-async function gateway(stubUrl: string, dbUrl: string, auditOff: boolean) {
+async function gateway(stubUrl: string, dbUrl: string, mode: string | undefined) {
+  const auditOff = mode === 'audit-off';
   const config = loadConfig({
     DATABASE_URL: dbUrl,
+    ...(mode?.startsWith('redis=') ? { REDIS_URL: mode.slice('redis='.length) } : {}),
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     RATE_LIMIT_PER_MINUTE: '1000000000',
     TOKEN_TTL_SECONDS: '3600',
@@ -207,7 +210,7 @@ const started =
     : role === 'bare'
       ? bare(a!)
       : role === 'gateway'
-        ? gateway(a!, b!, c === 'audit-off')
+        ? gateway(a!, b!, c)
         : Promise.reject(new Error(`unknown role ${role}`));
 started.catch((err) => {
   console.error(`bench ${role} failed:`, err);

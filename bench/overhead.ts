@@ -21,7 +21,8 @@
  * BENCH_COMPARE (a directory holding another onetrip version with these bench files and its
  * node_modules: its gateway is loaded too, in the same run, at full load and at half rate; BENCH_COMPARE_FLAGS: node flags for that
  * gateway only), DATABASE_URL / TEST_DATABASE_URL (a server to create the throwaway database next to;
- * default postgres://postgres@127.0.0.1:5432/postgres).
+ * default postgres://postgres@127.0.0.1:5432/postgres), REDIS_URL (when set, one more gateway keeps its
+ * quotas there, as replicas do, to price the shared counters).
  */
 import { spawn, execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +53,7 @@ const HALF_WARMUP = Number(process.env.BENCH_HALF_WARMUP ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SOAK = process.argv.includes('--soak') ? 300 : Number(process.env.BENCH_SOAK_SECONDS ?? 0);
 const COMPARE = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPARE) : null;
+const REDIS_URL = process.env.REDIS_URL || null;
 /**
  * The node flags `npm start` gives the gateway (package.json), so the bench loads the gateway as
  * it runs in production; the stub and the bare proxy run with node's defaults.
@@ -329,6 +331,21 @@ async function main() {
       runs: [],
     };
     entries.push(offEntry);
+    // REDIS_URL: the same gateway with its quota counters in Redis, as every replica of a scaled-out
+    // deployment keeps them (docker-compose.yml), so what the shared counters cost is shown.
+    let redisEntry: Entry | null = null;
+    if (REDIS_URL) {
+      const shared = await Target.start(['gateway', stubUrl, db.url, `redis=${REDIS_URL}`]);
+      started.push(shared.target);
+      redisEntry = {
+        name: 'onetrip, quotas in Redis (REDIS_URL)',
+        port: shared.port,
+        headers: { authorization: `Bearer ${shared.token}` },
+        target: shared.target,
+        runs: [],
+      };
+      entries.push(redisEntry);
+    }
     // BENCH_COMPARE=<a checkout of another onetrip version with these bench files>: its gateway, same run.
     let compareEntry: Entry | null = null;
     if (COMPARE) {
@@ -365,6 +382,7 @@ async function main() {
     const on = best(onEntry);
     const offLoad = best(offEntry);
     const compared = compareEntry ? best(compareEntry) : null;
+    const sharedQuotas = redisEntry ? best(redisEntry) : null;
 
     // Half the gateway's rate, for the gateway and for the bare proxy, in ROUNDS interleaved rounds of
     // an evenly paced open-loop load (bench/paced.ts; autocannon's overallRate sends each second's
@@ -416,8 +434,10 @@ async function main() {
     const profiled = (await gw.target.answered200()) - beforeProfile;
     const soak = SOAK > 0 ? await soakRun(gw.target, gw.port, body, auth) : null;
     const gatewayOk = await gw.target.settledAnswered200();
-    // The BENCH_COMPARE gateway writes its events to the same trail.
-    const comparedOk = compareEntry ? await compareEntry.target!.settledAnswered200() : 0;
+    // The BENCH_COMPARE gateway and the one with its quotas in Redis write their events to the same trail.
+    const comparedOk =
+      (compareEntry ? await compareEntry.target!.settledAnswered200() : 0) +
+      (redisEntry ? await redisEntry.target!.settledAnswered200() : 0);
     for (const s of started.splice(1).reverse()) await s.stop();
     const events = await sql<{ n: string }>`select count(*) as n from audit_events where action = 'lookup' and outcome = 'ok'`.execute(
       db.db,
@@ -441,6 +461,10 @@ async function main() {
     console.log(
       `audit on / off: ${fmt(on.rps / offLoad.rps, 2)} (req/s; target >= 0.9), CPU per lookup on ${fmt(on.cpuPerRequestUs ?? 0)} µs, off ${fmt(offLoad.cpuPerRequestUs ?? 0)} µs`,
     );
+    if (sharedQuotas)
+      console.log(
+        `quotas in Redis / in the process: ${fmt(sharedQuotas.rps / on.rps, 2)} (req/s), CPU per lookup ${fmt(sharedQuotas.cpuPerRequestUs ?? 0)} against ${fmt(on.cpuPerRequestUs ?? 0)} µs (event loop ${fmt(sharedQuotas.loopPerRequestUs ?? 0)} against ${fmt(on.loopPerRequestUs ?? 0)})`,
+      );
     console.log(
       `p99 at ${fmt(half)} req/s, evenly paced (half the gateway's rate; after ${HALF_WARMUP} s paced warm-up; median of ${ROUNDS} rounds): gateway ${fmt(onHalf.p99, 1)} ms, bare proxy ${fmt(bareHalf.p99, 1)} ms (target: gateway <= bare + 3 ms; rounds: gateway ${onHalf.all.join(', ')}, bare ${bareHalf.all.join(', ')} ms; p50 gateway ${fmt(onHalf.p50, 1)}, bare ${fmt(bareHalf.p50, 1)} ms)` +
         (onHalf.bad + bareHalf.bad > 0 ? `; ${onHalf.bad} gateway and ${bareHalf.bad} bare proxy answers not 200` : ''),

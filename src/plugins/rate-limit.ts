@@ -11,7 +11,16 @@ import { problem } from '../errors.js';
  */
 async function rateLimitPlugin(app: FastifyInstance) {
   const redis = app.config.redisUrl
-    ? new Redis(app.config.redisUrl, { connectTimeout: 1000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
+    ? new Redis(app.config.redisUrl, {
+        connectTimeout: 1000,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        lazyConnect: false,
+        // The counts of the requests of one turn of the event loop go to Redis in one write and
+        // come back in one read, instead of a write and a read each: 41 µs less of the gateway's
+        // CPU per lookup under load (issue 12; README, performance).
+        enableAutoPipelining: true,
+      })
     : null;
   redis?.on('error', (err) => app.log.warn({ err }, 'rate-limit store unreachable; requests are not limited meanwhile'));
   // With no offline queue, counting fails (and is skipped) until the connection is up: wait for
