@@ -239,7 +239,9 @@ export async function fetchOne(
     const digest = digestOf(record);
     const disputed = typeof disputedCheck === 'boolean' ? disputedCheck : await disputedCheck;
 
-    await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
+    // Signed before the event is committed, not after: the same CPU, but spent while the batch
+    // commits instead of after it, when every lookup of the batch waited for the ones before it to
+    // be signed (issue 12). Nothing leaves before the commit: if it fails, the proof is dropped.
     const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
       lookupId: ctx.lookupId,
       type: type.type,
@@ -252,6 +254,7 @@ export async function fetchOne(
       ...(resolved.consentId ? { consentId: resolved.consentId } : {}),
       disputed,
     });
+    await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
     const fetched: Fetched = {
       lookupId: ctx.lookupId,
       type: type.type,

@@ -73,8 +73,8 @@ export async function verifyClaim(
       const { result } = evaluated;
       const digest = digestOf({ claim, result });
 
-      await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: [] });
       const { type, maskedSubject: subject, answeredAt: verifiedAt } = resolved;
+      // Signed while the event commits, as a lookup's proof (flow.ts); dropped if the commit fails.
       const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
         lookupId: ctx.lookupId,
         type: type.type,
@@ -87,6 +87,7 @@ export async function verifyClaim(
         claim,
         result,
       });
+      await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: [] });
       return { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, claim, result, verifiedAt, proof };
     });
   } finally {
