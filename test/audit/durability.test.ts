@@ -68,6 +68,9 @@ describe.each(DATABASE_KINDS)('durable before release on %s', (kind) => {
       expect(a.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(problemOf(a).code).toBe('AUDIT_UNAVAILABLE');
       expect(a.json()).not.toHaveProperty('record');
+      // The proof is signed while the event commits (issue 12): it must be dropped with the record.
+      expect(a.json()).not.toHaveProperty('proof');
+      expect(a.body).not.toMatch(/eyJ/);
     }
     const written = await gw.db.db.selectFrom('audit_events').select('id').where('case_id', 'like', 'HF-D-%').execute();
     expect(written).toEqual([]);
