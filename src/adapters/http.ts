@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import {
@@ -15,7 +16,7 @@ import { AppError, problem } from '../errors.js';
 import { AddressRefusedError, checkAdapterUrl, createGuardedLookup } from './allowed-hosts.js';
 import type { AllowedHostRules, ResolveHost } from './allowed-hosts.js';
 import { CallCancelledError, startDeadline } from './deadline.js';
-import type { Deadline } from './deadline.js';
+import type { Deadline, DeadlineSignal } from './deadline.js';
 import { toProviderAnswer } from './protocol.js';
 import type { AdapterKind } from './kinds.js';
 import type { ProviderAdapter, ProviderAnswer, ProviderRequest } from './types.js';
@@ -120,7 +121,7 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
       pool = new Pool(origin, {
         ...POOL_SETTINGS,
         connections: maxConcurrent, // the bulkhead never lets more calls through than this
-        maxResponseSize: maxResponseBytes, // backstop for the byte cap in readCapped
+        maxResponseSize: maxResponseBytes, // backstop for the byte cap in AnswerReader
         connect: { lookup },
       });
       pools.set(key, pool);
@@ -154,26 +155,23 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
     token: string,
     deadline: Deadline,
   ): Promise<ProviderAnswer> {
-    let response: Dispatcher.ResponseData | undefined;
     try {
-      response = await poolFor(provider, url.origin).request({
-        method: 'POST',
-        path: url.path,
-        headers: {
-          authorization: bearer(token),
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'x-request-id': requestId,
-        },
-        body,
-        signal: deadline.signal,
+      const text = await new Promise<string>((resolve, reject) => {
+        poolFor(provider, url.origin).dispatch(
+          {
+            method: 'POST',
+            path: url.path,
+            headers: {
+              authorization: bearer(token),
+              'content-type': 'application/json',
+              accept: 'application/json',
+              'x-request-id': requestId,
+            },
+            body,
+          },
+          new AnswerReader(provider, url.origin, maxResponseBytes, deadline.signal, resolve, reject),
+        );
       });
-      const status = response.statusCode;
-      if (status < 200 || status > 299) {
-        const what = status >= 300 && status < 400 ? `a redirect (HTTP ${status}), which the gateway does not follow` : `HTTP ${status}`;
-        throw problem('PROVIDER_ERROR', `provider ${provider} answered ${what}`, { cause: new Error(`HTTP ${status} from ${url.origin}`) });
-      }
-      const text = await readCapped(response, provider, maxResponseBytes);
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
@@ -189,9 +187,6 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
       }
       return answer;
     } catch (err) {
-      // Never keep reading (or buffering) a response we have given up on: destroying an unfinished
-      // body drops its socket. The listener keeps undici's resulting AbortError from going unhandled.
-      response?.body.on('error', () => undefined).destroy();
       throw classify(err, provider, deadline);
     }
   }
@@ -318,22 +313,78 @@ export function createHttpAdapters(options: HttpAdaptersOptions): HttpAdapters {
   };
 }
 
-/** Reads at most `limit` bytes; a larger answer is refused without buffering the rest. */
-async function readCapped(response: Dispatcher.ResponseData, provider: string, limit: number): Promise<string> {
-  const declared = Number(response.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(provider, limit);
-  // A declared length within the cap is all HTTP/1.1 framing lets through: read it in one go,
-  // without an async iterator step per chunk (the pool's maxResponseSize remains the backstop).
-  if (Number.isFinite(declared)) return response.body.text();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limit) throw tooLarge(provider, limit); // leaving the loop destroys the stream and its socket
-    chunks.push(buffer);
+/**
+ * Reads one provider answer straight from undici's dispatcher: the status, then the body as bytes,
+ * at most `limit` of them. Settles with the body's text after the last byte, or rejects. A call the
+ * gateway gives up on (deadline passed, caller gone, HTTP status outside 2xx, too many bytes) is
+ * aborted, which drops its socket rather than keep reading or buffering an answer nobody will read.
+ * `pool.request` made a Readable stream, an async resource and a promise per call for the same
+ * work, several µs of every lookup (issue 12).
+ */
+class AnswerReader implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+  private readonly onAbort = () => this.controller?.abort(abortReason(this.signal));
+
+  constructor(
+    private readonly provider: string,
+    private readonly origin: string,
+    private readonly limit: number,
+    private readonly signal: DeadlineSignal,
+    private readonly resolve: (text: string) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    signal.once('abort', this.onAbort);
   }
-  return Buffer.concat(chunks, size).toString('utf8');
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // The deadline may have passed while the call waited for a connection.
+    if (this.signal.aborted) controller.abort(abortReason(this.signal));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    if (status < 200) return; // informational (1xx): the answer's own status follows
+    if (status > 299) {
+      const what = status >= 300 && status < 400 ? `a redirect (HTTP ${status}), which the gateway does not follow` : `HTTP ${status}`;
+      const cause = new Error(`HTTP ${status} from ${this.origin}`);
+      controller.abort(problem('PROVIDER_ERROR', `provider ${this.provider} answered ${what}`, { cause }));
+      return;
+    }
+    // A declared length over the cap is refused before a byte of the body is read; undici's
+    // maxResponseSize and the count in onResponseData stop an undeclared one.
+    const declared = Number(headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.limit) controller.abort(tooLarge(this.provider, this.limit));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) controller.abort(tooLarge(this.provider, this.limit));
+    else this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    const { chunks } = this;
+    this.settle();
+    this.resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, this.size).toString('utf8'));
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.settle();
+    this.reject(err);
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal.removeListener('abort', this.onAbort);
+  }
+}
+
+function abortReason(signal: DeadlineSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new CallCancelledError(signal.reason);
 }
 
 function tooLarge(provider: string, limit: number): AppError {

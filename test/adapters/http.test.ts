@@ -1,4 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
@@ -160,6 +162,30 @@ describe('http adapter: failures', () => {
   ])('an envelope that is %s is PROVIDER_BAD_RESPONSE', async (_, body) => {
     const provider = await fake({ behaviour: 'badEnvelope', badEnvelopeBody: body });
     await failure(adapters().adapterFor({ url: provider.url, timeoutMs: 2_000 }).call(request, ctx()), 'PROVIDER_BAD_RESPONSE');
+  });
+
+  it('reads an answer sent in chunks without a length, a character split between two of them, on one kept-alive connection', async () => {
+    const answer = Buffer.from(JSON.stringify({ found: true, record: { name: '张三丰', note: 'é'.repeat(3000) } }));
+    const split = answer.indexOf(Buffer.from('三')) + 1; // inside the three bytes of 三
+    const sockets = new Set<unknown>();
+    const server = createServer((req, res) => {
+      sockets.add(req.socket);
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' }); // chunked: no Content-Length
+        res.write(answer.subarray(0, split));
+        setTimeout(() => res.end(answer.subarray(split)), 5);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
+    cleanups.push(async () => server.closeAllConnections());
+    const adapter = adapters().adapterFor({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/lookup`, timeoutMs: 2_000 });
+    for (let i = 0; i < 3; i++) {
+      const got = await adapter.call(request, ctx());
+      expect(got).toEqual({ found: true, record: { name: '张三丰', note: 'é'.repeat(3000) } });
+    }
+    expect(sockets.size).toBe(1);
   });
 
   it('a refused connection is PROVIDER_ERROR', async () => {
