@@ -325,8 +325,6 @@ class AnswerReader implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private readonly chunks: Buffer[] = [];
   private size = 0;
-  private settled = false;
-  private readonly onAbort = () => this.controller?.abort(abortReason(this.signal));
 
   constructor(
     private readonly provider: string,
@@ -336,7 +334,10 @@ class AnswerReader implements Dispatcher.DispatchHandler {
     private readonly resolve: (text: string) => void,
     private readonly reject: (err: unknown) => void,
   ) {
-    signal.once('abort', this.onAbort);
+    // The deadline is one call's: its signal and this listener are dropped with the call (an
+    // abort after the answer is complete is a no-op for undici). An inline arrow, not a class
+    // field: tsx names a field's function with Object.defineProperty on every instance.
+    signal.on('abort', () => this.controller?.abort(abortReason(this.signal)));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -367,19 +368,11 @@ class AnswerReader implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     const { chunks } = this;
-    this.settle();
     this.resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, this.size).toString('utf8'));
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    this.settle();
     this.reject(err);
-  }
-
-  private settle(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.signal.removeListener('abort', this.onAbort);
   }
 }
 
