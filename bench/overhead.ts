@@ -377,6 +377,12 @@ async function main() {
       return { ...top, cpuPerRequestUs: least((r) => r.cpuPerRequestUs), loopPerRequestUs: least((r) => r.loopPerRequestUs) };
     };
     for (const e of entries) rows.push(row(e.name, best(e)));
+    // Round i of every target ran within the same minute: the median of the per-round ratios
+    // follows the machine's drift, which the best rounds (taken from different rounds) do not.
+    const paired = (a: Entry, b: Entry): string => {
+      const ratios = a.runs.map((r, i) => r.rps / Math.max(1, b.runs[i]!.rps));
+      return `median of the ${ratios.length} per-round ratios ${fmt(percentile(ratios, 50), 2)} (${ratios.map((x) => fmt(x, 2)).join(', ')})`;
+    };
     const bareLoad = best(bareEntry);
     const nginxLoad = nginxEntry ? best(nginxEntry) : null;
     const on = best(onEntry);
@@ -451,19 +457,19 @@ async function main() {
     console.log('|---|---|---|---|---|');
     for (const r of rows) console.log(r);
     console.log(
-      `\ngateway / bare proxy: ${fmt(on.rps / bareLoad.rps, 2)} (req/s; target >= 0.5), CPU per request ${fmt((bareLoad.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}`,
+      `\ngateway / bare proxy: ${fmt(on.rps / bareLoad.rps, 2)} (req/s; target >= 0.5; ${paired(onEntry, bareEntry)}), CPU per request ${fmt((bareLoad.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}`,
     );
     if (nginxLoad) console.log(`gateway / nginx: ${fmt(on.rps / nginxLoad.rps, 2)}`);
     if (compared)
       console.log(
-        `gateway / BENCH_COMPARE gateway: ${fmt(on.rps / compared.rps, 2)} (req/s), CPU per lookup ${fmt((compared.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}x less`,
+        `gateway / BENCH_COMPARE gateway: ${fmt(on.rps / compared.rps, 2)} (req/s; ${paired(onEntry, compareEntry!)}), CPU per lookup ${fmt((compared.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}x less`,
       );
     console.log(
-      `audit on / off: ${fmt(on.rps / offLoad.rps, 2)} (req/s; target >= 0.9), CPU per lookup on ${fmt(on.cpuPerRequestUs ?? 0)} µs, off ${fmt(offLoad.cpuPerRequestUs ?? 0)} µs`,
+      `audit on / off: ${fmt(on.rps / offLoad.rps, 2)} (req/s; target >= 0.9; ${paired(onEntry, offEntry)}), CPU per lookup on ${fmt(on.cpuPerRequestUs ?? 0)} µs, off ${fmt(offLoad.cpuPerRequestUs ?? 0)} µs`,
     );
     if (sharedQuotas)
       console.log(
-        `quotas in Redis / in the process: ${fmt(sharedQuotas.rps / on.rps, 2)} (req/s), CPU per lookup ${fmt(sharedQuotas.cpuPerRequestUs ?? 0)} against ${fmt(on.cpuPerRequestUs ?? 0)} µs (event loop ${fmt(sharedQuotas.loopPerRequestUs ?? 0)} against ${fmt(on.loopPerRequestUs ?? 0)})`,
+        `quotas in Redis / in the process: ${fmt(sharedQuotas.rps / on.rps, 2)} (req/s; ${paired(redisEntry!, onEntry)}), CPU per lookup ${fmt(sharedQuotas.cpuPerRequestUs ?? 0)} against ${fmt(on.cpuPerRequestUs ?? 0)} µs (event loop ${fmt(sharedQuotas.loopPerRequestUs ?? 0)} against ${fmt(on.loopPerRequestUs ?? 0)})`,
       );
     console.log(
       `p99 at ${fmt(half)} req/s, evenly paced (half the gateway's rate; after ${HALF_WARMUP} s paced warm-up; median of ${ROUNDS} rounds): gateway ${fmt(onHalf.p99, 1)} ms, bare proxy ${fmt(bareHalf.p99, 1)} ms (target: gateway <= bare + 3 ms; rounds: gateway ${onHalf.all.join(', ')}, bare ${bareHalf.all.join(', ')} ms; p50 gateway ${fmt(onHalf.p50, 1)}, bare ${fmt(bareHalf.p50, 1)} ms)` +
