@@ -1,10 +1,18 @@
 /**
- * Turns a V8 CPU profile of the gateway under load into a CPU budget per lookup by stage.
+ * Turns a profile of the gateway's event loop under load into a CPU budget per lookup by stage.
  * Each sample is charged to a stage by its stack: the innermost frame in onetrip's own code that
  * names a stage wins (so Ed25519 inside proof.ts is "proof", inside auth.ts "auth"); a stack with
- * no such frame (socket callbacks, Fastify internals) is charged by the innermost library frame.
- * The sampled shares are then scaled to the process's measured CPU time (process.cpuUsage), which
- * stays right when other processes steal the cores.
+ * no such frame (socket callbacks, Fastify internals) is charged by the innermost library frame,
+ * a package's before Node's own (a socket write under undici is the provider call's, not HTTP's).
+ * The sampled shares are then scaled to the event loop's measured CPU time, which stays right when
+ * other processes steal the cores.
+ *
+ * Two profiles feed it (bench/overhead-perf.ts says which): perf's cpu-clock samples of the event
+ * loop's thread, which count CPU time only, the kernel's included; or, without perf, V8's own
+ * sampling profiler. V8's samples are wall-clock ticks delivered when the thread runs: a thread
+ * preempted inside a socket write (the write woke the reader on a busy machine) is charged the
+ * whole wait, and what libuv does around its poll (socket reads) counts as idle. On a 2-core VM
+ * that made writev ~22 % of the gateway's profile where perf measured ~8 %.
  */
 
 interface ProfileNode {
@@ -35,6 +43,7 @@ export const STAGES = [
   'logging',
   'rate limit + metrics',
   'HTTP + Fastify core',
+  'socket reads, event loop (no JS)',
   'GC',
   'other',
 ] as const;
@@ -86,6 +95,23 @@ function libraryStage(url: string, fn: string): Stage | null {
   return null;
 }
 
+/**
+ * The stage of one stack (innermost frame first): its innermost own frame's, else its innermost
+ * package frame's, else its innermost Node frame's; null when no frame names one.
+ */
+function stageOfFrames(frames: ReadonlyArray<{ url: string; functionName: string }>): Stage | null {
+  let lib: Stage | null = null;
+  let nodeLib: Stage | null = null;
+  for (const { url, functionName } of frames) {
+    const own = ownStage(url, functionName);
+    if (own) return own;
+    const stage = libraryStage(url, functionName);
+    if (url.startsWith('node:')) nodeLib ??= stage;
+    else lib ??= stage;
+  }
+  return lib ?? nodeLib;
+}
+
 /** Charges every sample of `profile` to a stage; returns microseconds of samples per stage. */
 export function stageSamples(profile: CpuProfile): Map<Stage, number> {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -100,14 +126,9 @@ export function stageSamples(profile: CpuProfile): Map<Stage, number> {
     if (leaf === '(idle)') stage = 'idle';
     else if (leaf === '(garbage collector)') stage = 'GC';
     else {
-      let own: Stage | null = null;
-      let lib: Stage | null = null;
-      for (let at: number | undefined = id; at !== undefined && !own; at = parent.get(at)) {
-        const { url, functionName } = byId.get(at)!.callFrame;
-        own = ownStage(url, functionName);
-        lib ??= libraryStage(url, functionName);
-      }
-      stage = own ?? lib ?? 'other';
+      const frames: Array<{ url: string; functionName: string }> = [];
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) frames.push(byId.get(at)!.callFrame);
+      stage = stageOfFrames(frames) ?? 'other';
     }
     stageOf.set(id, stage);
     return stage;
@@ -129,4 +150,55 @@ export function budgetPerLookup(profile: CpuProfile, cpuMicros: number, lookups:
   const totals = stageSamples(profile);
   const sampled = [...totals.values()].reduce((a, b) => a + b, 0) || 1;
   return STAGES.map((stage) => ({ stage, us: ((totals.get(stage) ?? 0) / sampled) * (cpuMicros / Math.max(1, lookups)) }));
+}
+
+/** A JIT frame as `perf script` prints it from V8's jitdump: `JS:*name url:line:column`. */
+const JS_FRAME = /^JS:[*~^+]?(\S*) (\S+):\d+:\d+$/;
+
+/**
+ * The stage of one perf sample (symbol names, innermost first). perf sees machine frames only: a
+ * function TurboFan inlined has no frame of its own, so signProof inlined into the lookup flow
+ * leaves Ed25519 under the flow's frame. A library stage found inside the lookup flow's own frame
+ * therefore wins over "lookup flow (rest)" (node:crypto's sign is the proof's; node:crypto's hash
+ * stays the flow's). Samples without a JS frame are GC, or libuv and the kernel reading sockets.
+ */
+export function perfStackStage(symbols: readonly string[]): Stage {
+  const frames: Array<{ url: string; functionName: string }> = [];
+  for (const sym of symbols) {
+    const m = JS_FRAME.exec(sym);
+    if (m) frames.push({ url: m[2]!, functionName: m[1]! });
+  }
+  if (frames.length === 0) {
+    if (symbols.some((s) => /Heap::|Scavenge|MarkCompact|Sweeper|GCTracer/.test(s))) return 'GC';
+    if (symbols.some((s) => s.startsWith('uv_') || s.startsWith('uv__') || /epoll|^ep_/.test(s))) return 'socket reads, event loop (no JS)';
+    // Stacks perf could not walk past OpenSSL's assembly: SHA-512 and field arithmetic are Ed25519's.
+    if (symbols.some((s) => /^(sha512_block|ed25519|ossl_ed25519|fe_|ge_|x25519)/.test(s))) return 'proof';
+    return 'other';
+  }
+  if (symbols.some((s) => /Heap::CollectGarbage|Scavenger::|MarkCompactCollector/.test(s))) return 'GC';
+  const stage = stageOfFrames(frames);
+  if (stage === 'lookup flow (rest)') {
+    const inner = frames.findIndex((f) => ownStage(f.url, f.functionName) !== null);
+    for (const f of frames.slice(0, inner)) {
+      if (f.url === 'node:internal/crypto/sig') return 'proof';
+      const lib = f.url.startsWith('node:') ? null : libraryStage(f.url, f.functionName);
+      if (lib && lib !== 'HTTP + Fastify core') return lib;
+    }
+  }
+  return stage ?? 'other';
+}
+
+/** µs of CPU per lookup by stage from perf samples (each one stack, innermost symbol first). */
+export function budgetFromPerf(
+  stacks: ReadonlyArray<readonly string[]>,
+  cpuMicros: number,
+  lookups: number,
+): Array<{ stage: Stage; us: number }> {
+  const counts = new Map<Stage, number>();
+  for (const stack of stacks) {
+    const stage = perfStackStage(stack);
+    counts.set(stage, (counts.get(stage) ?? 0) + 1);
+  }
+  const total = Math.max(1, stacks.length);
+  return STAGES.map((stage) => ({ stage, us: ((counts.get(stage) ?? 0) / total) * (cpuMicros / Math.max(1, lookups)) }));
 }

@@ -11,7 +11,8 @@
  * and a probe's lone commits outside the gateway, bench/commit-probe.ts), where the rest of the
  * machine's CPU went (bench/overhead-machine.ts) and the gateway's split into its event loop and its
  * other threads, a check that every 200 has its committed audit event, and the gateway's CPU budget
- * per lookup by stage (a V8 profile of its main thread, scaled to that thread's CPU time).
+ * per lookup by stage (perf's cpu-clock samples of its event loop's thread where perf works, else a V8
+ * profile of that thread; either scaled to that thread's CPU time).
  *
  * Env: BENCH_DURATION seconds per load (default 10; BENCH_DURATION=2 BENCH_ROUNDS=1 gives a run under
  * a minute), BENCH_ROUNDS interleaved rounds, best kept (default 3), BENCH_WARMUP (default 2),
@@ -22,7 +23,9 @@
  * node_modules: its gateway is loaded too, in the same run, at full load and at half rate; BENCH_COMPARE_FLAGS: node flags for that
  * gateway only), DATABASE_URL / TEST_DATABASE_URL (a server to create the throwaway database next to;
  * default postgres://postgres@127.0.0.1:5432/postgres), REDIS_URL (when set, one more gateway keeps its
- * quotas there, as replicas do, to price the shared counters).
+ * quotas there, as replicas do, to price the shared counters), BENCH_PROFILER (`v8`: the stage budget
+ * from V8's profiler even where perf works), BENCH_PROFILE_OUT (a file for the profile: perf's samples
+ * as collapsed stacks, the input of flame graph tools, or V8's .cpuprofile).
  */
 import { spawn, execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,7 +39,8 @@ import { createDemoDataset } from '../src/demo/data.js';
 import { createBenchDatabase, percentile } from './audit-support.js';
 import { startCommitProbe, summarise, STALL_MS, type LatencySummary } from './commit-probe.js';
 import { ceiling, isLocalHost, machineUse, sampleMachine, type MachineUse } from './overhead-machine.js';
-import { budgetPerLookup, type CpuProfile } from './overhead-stages.js';
+import { collapsedStacks, perfDir, perfSamples, perfUnusable, PERF_NODE_FLAGS } from './overhead-perf.js';
+import { budgetFromPerf, budgetPerLookup, type CpuProfile } from './overhead-stages.js';
 import { pacedLoad, type PacedResult } from './paced.js';
 import type { ChildMessage } from './overhead-targets.js';
 
@@ -54,6 +58,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SOAK = process.argv.includes('--soak') ? 300 : Number(process.env.BENCH_SOAK_SECONDS ?? 0);
 const COMPARE = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPARE) : null;
 const REDIS_URL = process.env.REDIS_URL || null;
+/** The stage budget's profiler: perf when it works here (bench/overhead-perf.ts), else V8's; `v8` asks for V8's. */
+const PROFILER = process.env.BENCH_PROFILER === 'v8' ? 'v8' : 'perf';
 /**
  * The node flags `npm start` gives the gateway (package.json), so the bench loads the gateway as
  * it runs in production; the stub and the bare proxy run with node's defaults.
@@ -85,9 +91,16 @@ class Target {
     args: string[],
     targets = TARGETS,
     nodeFlags: string[] = [],
+    cwd?: string,
   ): Promise<{ target: Target; port: number; token?: string }> {
     const flags = args[0] === 'gateway' && targets === TARGETS ? [...START_FLAGS, ...nodeFlags] : nodeFlags;
-    const proc = fork(targets, args, { execArgv: [...flags, '--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    // In another working directory, tsx is named by its path: a bare `tsx` resolves from the cwd.
+    const tsx = cwd ? import.meta.resolve('tsx') : 'tsx';
+    const proc = fork(targets, args, {
+      execArgv: [...flags, '--import', tsx],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      ...(cwd ? { cwd } : {}),
+    });
     const target = new Target(proc);
     const ready = await new Promise<ChildMessage>((resolve, reject) => {
       target.waiting.push(resolve);
@@ -432,18 +445,42 @@ async function main() {
     const onHalf = halfSummary(halfRuns.on);
     const bareHalf = halfSummary(halfRuns.bare);
 
-    // The stage budget: a profile over its own load, so the profiler's overhead stays out of the figures above.
+    // The stage budget: a profile over its own load, so the profiler's overhead stays out of the figures
+    // above. perf's cpu-clock samples of a gateway of its own when perf works here (BENCH_PROFILER=v8: V8's
+    // profiler of the gateway above, as without perf).
+    const profileSeconds = Math.max(3, Math.round(DURATION / 2));
+    const perfSkipped = PROFILER === 'v8' ? 'BENCH_PROFILER=v8' : perfUnusable();
+    let perfBudget: { stacks: string[][]; lookups: number } | null = null;
+    let perfOk = 0;
+    if (!perfSkipped) {
+      const dir = perfDir();
+      try {
+        const profiledGw = await Target.start(['gateway', stubUrl, db.url], TARGETS, PERF_NODE_FLAGS, dir);
+        const profiledAuth = { authorization: `Bearer ${profiledGw.token}` };
+        await load(profiledGw.port, body, WARMUP + DURATION, profiledAuth);
+        const before = await profiledGw.target.answered200();
+        const stacks = await perfSamples(profiledGw.target.proc.pid!, dir, async () => {
+          await load(profiledGw.port, body, profileSeconds, profiledAuth);
+        });
+        perfBudget = { stacks, lookups: (await profiledGw.target.answered200()) - before };
+        perfOk = await profiledGw.target.settledAnswered200();
+        await profiledGw.target.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
     const beforeProfile = await gw.target.answered200();
-    await gw.target.ask('profile-start');
-    await load(gw.port, body, Math.max(3, Math.round(DURATION / 2)), auth);
-    const stopped = await gw.target.ask('profile-stop');
+    const profiling = perfBudget ? null : await gw.target.ask('profile-start');
+    if (profiling) await load(gw.port, body, profileSeconds, auth);
+    const v8Profile = profiling ? await gw.target.ask('profile-stop') : null;
     const profiled = (await gw.target.answered200()) - beforeProfile;
     const soak = SOAK > 0 ? await soakRun(gw.target, gw.port, body, auth) : null;
     const gatewayOk = await gw.target.settledAnswered200();
     // The BENCH_COMPARE gateway and the one with its quotas in Redis write their events to the same trail.
     const comparedOk =
       (compareEntry ? await compareEntry.target!.settledAnswered200() : 0) +
-      (redisEntry ? await redisEntry.target!.settledAnswered200() : 0);
+      (redisEntry ? await redisEntry.target!.settledAnswered200() : 0) +
+      perfOk;
     for (const s of started.splice(1).reverse()) await s.stop();
     const events = await sql<{ n: string }>`select count(*) as n from audit_events where action = 'lookup' and outcome = 'ok'`.execute(
       db.db,
@@ -492,7 +529,27 @@ async function main() {
         `soak: ${SOAK} s at full load, RSS after a full collection ${fmt(soak.start.rss / 1e6)} MB after the first 10 s → ${fmt(soak.end.rss / 1e6)} MB at the end (growth ${fmt(soak.growth * 100, 1)} %, target < 10 %); heap used after a full collection ${fmt(soak.start.heapUsed / 1e6)} → ${fmt(soak.end.heapUsed / 1e6)} MB; RSS under load every 10 s: first ${fmt(soak.first / 1e6)}, last ${fmt(soak.last / 1e6)}, ${fmt(soak.min / 1e6)}–${fmt(soak.max / 1e6)} MB`,
       );
 
-    if ('profile' in stopped) {
+    if (perfBudget && on.loopPerRequestUs !== null) {
+      const budget = budgetFromPerf(perfBudget.stacks, on.loopPerRequestUs * perfBudget.lookups, perfBudget.lookups);
+      if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, collapsedStacks(perfBudget.stacks));
+      console.log(
+        `\nCPU budget per lookup by stage (perf: ${fmt(perfBudget.stacks.length)} cpu-clock samples of the event loop's thread over ${fmt(perfBudget.lookups)} lookups ` +
+          `of a gateway of its own started with ${PERF_NODE_FLAGS.join(' ')}; its shares scaled to the event loop's ${fmt(on.loopPerRequestUs)} µs/lookup above)`,
+      );
+      for (const { stage, us } of budget) if (us >= 0.5) console.log(`  ${stage.padEnd(32)} ${fmt(us).padStart(6)} µs`);
+      if (on.cpuPerRequestUs !== null)
+        console.log(
+          `  ${'other threads'.padEnd(32)} ${fmt(Math.max(0, on.cpuPerRequestUs - on.loopPerRequestUs)).padStart(6)} µs (V8's GC helpers, libuv's pool)`,
+        );
+    } else if (perfBudget) {
+      console.log(`\nCPU budget per lookup by stage: skipped, the event loop's own CPU time needs Linux's /proc`);
+    }
+    if (v8Profile && 'profile' in v8Profile) {
+      const stopped = v8Profile;
+      if (perfSkipped)
+        console.log(
+          `\n(perf not used: ${perfSkipped}; V8's profiler instead, which charges socket writes the time the thread waited after them)`,
+        );
       // The profile samples the main thread only: its shares are scaled to that thread's CPU time
       // where /proc gives it, and what the other threads spent is shown on its own line.
       const cpu = stopped.cpu.user + stopped.cpu.system;
@@ -508,12 +565,12 @@ async function main() {
             ? `scaled to the gateway's process.cpuUsage)`
             : `${fmt(loop / profiled)} of them on the event loop; its shares scaled to the event loop's ${fmt((unprofiledLoop ?? loop) / profiled)} µs/lookup without the profiler)`),
       );
-      for (const { stage, us } of budget) if (us >= 0.5) console.log(`  ${stage.padEnd(22)} ${fmt(us).padStart(6)} µs`);
+      for (const { stage, us } of budget) if (us >= 0.5) console.log(`  ${stage.padEnd(32)} ${fmt(us).padStart(6)} µs`);
       // Not (cpu - loop) of the profiled run: that counts V8's sampling thread, which exists only
       // while the profiler runs (~60 µs per lookup on a 2-core VM). The unprofiled rounds say it.
       if (on.cpuPerRequestUs !== null && on.loopPerRequestUs !== null)
         console.log(
-          `  ${'other threads'.padEnd(22)} ${fmt(Math.max(0, on.cpuPerRequestUs - on.loopPerRequestUs)).padStart(6)} µs (V8's GC helpers, libuv's pool; measured in the rounds without the profiler: during the profile they and V8's sampling thread took ${fmt((cpu - (loop ?? cpu)) / profiled)})`,
+          `  ${'other threads'.padEnd(32)} ${fmt(Math.max(0, on.cpuPerRequestUs - on.loopPerRequestUs)).padStart(6)} µs (V8's GC helpers, libuv's pool; measured in the rounds without the profiler: during the profile they and V8's sampling thread took ${fmt((cpu - (loop ?? cpu)) / profiled)})`,
         );
     }
   } finally {
