@@ -147,7 +147,11 @@ export function stageSamples(profile: CpuProfile): Map<Stage, number> {
 
 /** µs of CPU per lookup by stage: sampled shares scaled to the measured CPU time over `lookups`. */
 export function budgetPerLookup(profile: CpuProfile, cpuMicros: number, lookups: number): Array<{ stage: Stage; us: number }> {
-  const totals = stageSamples(profile);
+  return scaleShares(stageSamples(profile), cpuMicros, lookups);
+}
+
+/** Each stage's share of `totals` (samples or sampled µs) as µs of the `cpuMicros` spent on `lookups`. */
+function scaleShares(totals: ReadonlyMap<Stage, number>, cpuMicros: number, lookups: number): Array<{ stage: Stage; us: number }> {
   const sampled = [...totals.values()].reduce((a, b) => a + b, 0) || 1;
   return STAGES.map((stage) => ({ stage, us: ((totals.get(stage) ?? 0) / sampled) * (cpuMicros / Math.max(1, lookups)) }));
 }
@@ -199,6 +203,5 @@ export function budgetFromPerf(
     const stage = perfStackStage(stack);
     counts.set(stage, (counts.get(stage) ?? 0) + 1);
   }
-  const total = Math.max(1, stacks.length);
-  return STAGES.map((stage) => ({ stage, us: ((counts.get(stage) ?? 0) / total) * (cpuMicros / Math.max(1, lookups)) }));
+  return scaleShares(counts, cpuMicros, lookups);
 }
