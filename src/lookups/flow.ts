@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditFacts } from '../audit/build.js';
 import type { AuditAction, AuditOutcome } from '../audit/event.js';
 import { ConsentPending, consentGate, useConsent } from '../consents/gate.js';
 import type { AppError } from '../errors.js';
@@ -12,7 +13,7 @@ import type { TypeDef } from '../registry/model.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import { parseSubject, type Subject } from '../subjects/index.js';
 import type { Caller, LookupDeps } from './deps.js';
-import { digestOf, signProof } from './proof.js';
+import { digestOf, signProof, type ProofClaims } from './proof.js';
 
 /** One thing to fetch for a case: the same for a lookup, a batch item and a case material. */
 export interface FetchItem {
@@ -86,7 +87,7 @@ export async function auditedItem<T>(
   action: AuditAction,
   run: (ctx: ItemContext) => Promise<T>,
 ): Promise<T> {
-  const ctx: ItemContext = { lookupId: randomUUID(), action, item, provider: null, detail: null };
+  const ctx: ItemContext = { lookupId: randomUUID(), action, item, provider: null, detail: null, discloseAt: null };
   try {
     return await run(ctx);
   } catch (err) {
@@ -98,14 +99,29 @@ export async function auditedItem<T>(
       if (appError.status >= 500)
         caller.log.warn({ err: appError.cause ?? appError, code: appError.code, type: item.type }, appError.message);
       const detail = item.failureDetail ? { ...ctx.detail, ...item.failureDetail(appError) } : ctx.detail;
-      await deps.audit.record(caller, { ...eventBase(ctx), outcome: outcomeOf(appError), errorCode: appError.code, detail });
+      await deps.audit.record(caller, itemFacts(ctx, { outcome: outcomeOf(appError), errorCode: appError.code, detail }));
     }
     throw appError;
   }
 }
 
-/** The audit facts every event of an item shares. */
-export function eventBase(ctx: ItemContext) {
+/** What an item's event adds to the facts every event of it shares. */
+export interface ItemOutcome {
+  outcome: AuditOutcome;
+  fields?: string[];
+  recordDigest?: string;
+  errorCode?: string;
+  /** Replaces the item's detail (a failure's, with its own facts added). */
+  detail?: Record<string, unknown> | null;
+}
+
+/**
+ * The audit facts of one event of an item. One object literal of one shape for every item and
+ * outcome: built by spreading a shared base into a new literal, its shape varied with the spread
+ * and V8 defined its members one at a time on a slow path, and the event builder then missed on
+ * every read of it (issue 12).
+ */
+export function itemFacts(ctx: ItemContext, result: ItemOutcome): AuditFacts {
   const { item } = ctx;
   return {
     id: ctx.lookupId,
@@ -116,8 +132,12 @@ export function eventBase(ctx: ItemContext) {
     caseId: item.caseId,
     officer: item.officer ?? null,
     subject: item.subject,
-    detail: ctx.detail,
-    ...(ctx.discloseAt ? { discloseAt: ctx.discloseAt } : {}),
+    detail: result.detail === undefined ? ctx.detail : result.detail,
+    discloseAt: ctx.discloseAt ?? undefined,
+    outcome: result.outcome,
+    fields: result.fields,
+    recordDigest: result.recordDigest,
+    errorCode: result.errorCode,
   };
 }
 
@@ -242,19 +262,34 @@ export async function fetchOne(
     // Signed before the event is committed, not after: the same CPU, but spent while the batch
     // commits instead of after it, when every lookup of the batch waited for the ones before it to
     // be signed (issue 12). Nothing leaves before the commit: if it fails, the proof is dropped.
-    const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, {
-      lookupId: ctx.lookupId,
-      type: type.type,
-      provider: type.provider,
-      subject,
-      purpose: item.purpose,
-      caseId: item.caseId,
-      fetchedAt,
-      digest,
-      ...(resolved.consentId ? { consentId: resolved.consentId } : {}),
-      disputed,
-    });
-    await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: resolved.fields, recordDigest: digest });
+    // Two literals rather than a conditional spread, which defined each member on a slow path.
+    const { consentId } = resolved;
+    const claims: ProofClaims = consentId
+      ? {
+          lookupId: ctx.lookupId,
+          type: type.type,
+          provider: type.provider,
+          subject,
+          purpose: item.purpose,
+          caseId: item.caseId,
+          fetchedAt,
+          digest,
+          consentId,
+          disputed,
+        }
+      : {
+          lookupId: ctx.lookupId,
+          type: type.type,
+          provider: type.provider,
+          subject,
+          purpose: item.purpose,
+          caseId: item.caseId,
+          fetchedAt,
+          digest,
+          disputed,
+        };
+    const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, claims);
+    await deps.audit.record(caller, itemFacts(ctx, { outcome: 'ok', fields: resolved.fields, recordDigest: digest }));
     const fetched: Fetched = {
       lookupId: ctx.lookupId,
       type: type.type,

@@ -10,7 +10,7 @@ import {
 } from '../policy/claims.js';
 import type { RegistrySnapshot } from '../registry/snapshot.js';
 import type { Caller, LookupDeps } from './deps.js';
-import { auditedItem, eventBase, resolveAndCall } from './flow.js';
+import { auditedItem, itemFacts, resolveAndCall } from './flow.js';
 import { digestOf, signProof } from './proof.js';
 
 export interface VerificationRequest {
@@ -87,7 +87,7 @@ export async function verifyClaim(
         claim,
         result,
       });
-      await deps.audit.record(caller, { ...eventBase(ctx), outcome: 'ok', fields: [] });
+      await deps.audit.record(caller, itemFacts(ctx, { outcome: 'ok', fields: [] }));
       return { lookupId: ctx.lookupId, type: type.type, provider: type.provider, subject, claim, result, verifiedAt, proof };
     });
   } finally {
