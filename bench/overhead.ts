@@ -451,31 +451,24 @@ async function main() {
     const profileSeconds = Math.max(3, Math.round(DURATION / 2));
     let perfSkipped = PROFILER === 'v8' ? 'BENCH_PROFILER=v8' : perfUnusable();
     let perfBudget: { stacks: string[][]; lookups: number } | null = null;
+    let bareBudget: { stacks: string[][]; lookups: number } | string | null = null;
     let perfOk = 0;
     if (!perfSkipped) {
-      const dir = perfDir();
-      let profiledGw: Awaited<ReturnType<typeof Target.start>> | null = null;
       try {
-        profiledGw = await Target.start(['gateway', stubUrl, db.url], TARGETS, PERF_NODE_FLAGS, dir);
-        const { port, token } = profiledGw;
-        const profiledAuth = { authorization: `Bearer ${token}` };
-        await load(port, body, WARMUP + DURATION, profiledAuth);
-        const before = await profiledGw.target.answered200();
-        const stacks = await perfSamples(profiledGw.target.proc.pid!, dir, async () => {
-          await load(port, body, profileSeconds, profiledAuth);
-        });
-        if (stacks.length === 0) throw new Error('perf recorded no samples');
-        perfBudget = { stacks, lookups: (await profiledGw.target.answered200()) - before };
+        const profiled = await perfProfile(['gateway', stubUrl, db.url], body, profileSeconds, (ok) => (perfOk = ok));
+        perfBudget = { stacks: profiled.stacks, lookups: profiled.answered200 };
       } catch (err) {
         // A perf that records but cannot inject or print (an old perf, no jitdump): V8's profile instead.
         perfSkipped = `perf failed: ${String((err as Error).message).split('\n')[0]}`;
-      } finally {
-        // Its answers' events are in the trail whatever perf did: counted for "every 200 has its event".
-        if (profiledGw) {
-          perfOk = await profiledGw.target.settledAnswered200();
-          await profiledGw.target.stop();
-        }
-        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    // The bare proxy profiled the same way: where the gateway's CPU goes beyond a proxy's, stage by stage.
+    if (perfBudget) {
+      try {
+        const profiled = await perfProfile(['bare', stubUrl], body, profileSeconds);
+        bareBudget = { stacks: profiled.stacks, lookups: profiled.ok };
+      } catch (err) {
+        bareBudget = `perf failed on the bare proxy: ${String((err as Error).message).split('\n')[0]}`;
       }
     }
     const beforeProfile = await gw.target.answered200();
@@ -540,16 +533,39 @@ async function main() {
 
     if (perfBudget && on.loopPerRequestUs !== null) {
       const budget = budgetFromPerf(perfBudget.stacks, on.loopPerRequestUs * perfBudget.lookups, perfBudget.lookups);
+      const bare =
+        typeof bareBudget === 'object' && bareBudget !== null && bareLoad.loopPerRequestUs !== null
+          ? budgetFromPerf(bareBudget.stacks, bareLoad.loopPerRequestUs * bareBudget.lookups, bareBudget.lookups)
+          : null;
       if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, collapsedStacks(perfBudget.stacks));
       console.log(
         `\nCPU budget per lookup by stage (perf: ${fmt(perfBudget.stacks.length)} cpu-clock samples of the event loop's thread over ${fmt(perfBudget.lookups)} lookups ` +
-          `of a gateway of its own started with ${PERF_NODE_FLAGS.join(' ')}; its shares scaled to the event loop's ${fmt(on.loopPerRequestUs)} µs/lookup above)`,
+          `of a gateway of its own started with ${PERF_NODE_FLAGS.join(' ')}; its shares scaled to the event loop's ${fmt(on.loopPerRequestUs)} µs/lookup above` +
+          (bare
+            ? `; the bare proxy's the same way, over ${fmt((bareBudget as { lookups: number }).lookups)} requests, scaled to its ${fmt(bareLoad.loopPerRequestUs ?? 0)} µs/request)`
+            : typeof bareBudget === 'string'
+              ? `; ${bareBudget})`
+              : ')'),
       );
-      for (const { stage, us } of budget) if (us >= 0.5) console.log(`  ${stage.padEnd(32)} ${fmt(us).padStart(6)} µs`);
-      if (on.cpuPerRequestUs !== null)
-        console.log(
-          `  ${'other threads'.padEnd(32)} ${fmt(Math.max(0, on.cpuPerRequestUs - on.loopPerRequestUs)).padStart(6)} µs (V8's GC helpers, libuv's pool)`,
-        );
+      if (bare) console.log(`  ${''.padEnd(32)} gateway   bare proxy   gateway − bare`);
+      for (const [i, { stage, us }] of budget.entries()) {
+        const b = bare?.[i]!.us ?? 0;
+        if (us < 0.5 && b < 0.5) continue;
+        const cols = bare ? `${fmt(b).padStart(8)} µs ${fmt(us - b).padStart(10)} µs` : '';
+        console.log(`  ${stage.padEnd(32)} ${fmt(us).padStart(6)} µs${cols}`);
+      }
+      if (on.cpuPerRequestUs !== null) {
+        const bareOther =
+          bare && bareLoad.cpuPerRequestUs !== null && bareLoad.loopPerRequestUs !== null
+            ? bareLoad.cpuPerRequestUs - bareLoad.loopPerRequestUs
+            : null;
+        const gwOther = Math.max(0, on.cpuPerRequestUs - on.loopPerRequestUs);
+        const cols =
+          bareOther === null
+            ? ''
+            : `${fmt(Math.max(0, bareOther)).padStart(8)} µs ${fmt(gwOther - Math.max(0, bareOther)).padStart(10)} µs`;
+        console.log(`  ${'other threads'.padEnd(32)} ${fmt(gwOther).padStart(6)} µs${cols} (V8's GC helpers, libuv's pool)`);
+      }
     } else if (perfBudget) {
       console.log(`\nCPU budget per lookup by stage: skipped, the event loop's own CPU time needs Linux's /proc`);
     }
@@ -613,6 +629,42 @@ function commitLines(commits: { gateway: number[]; probeOn: number[]; probeBare:
  * means for the target: the CPU per lookup one event loop may spend to reach half the bare proxy's
  * rate, and the most lookups/s this machine could carry even with the gateway spread over every CPU.
  */
+/**
+ * perf's samples of the event loop of a target of its own (`args` as for Target.start), started
+ * with the jitdump flags in a temporary directory, warmed up, then recorded over `seconds` of load.
+ * `settled` receives the gateway's settled 200 count once it stops (its events are in the trail).
+ */
+async function perfProfile(
+  args: string[],
+  body: string,
+  seconds: number,
+  settled?: (answered200: number) => void,
+): Promise<{ stacks: string[][]; answered200: number; ok: number }> {
+  const dir = perfDir();
+  let profiled: Awaited<ReturnType<typeof Target.start>> | null = null;
+  try {
+    profiled = await Target.start(args, TARGETS, PERF_NODE_FLAGS, dir);
+    const { port, token } = profiled;
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const gateway = args[0] === 'gateway';
+    await load(port, body, WARMUP + DURATION, headers);
+    const before = gateway ? await profiled.target.answered200() : 0;
+    let ok = 0;
+    const stacks = await perfSamples(profiled.target.proc.pid!, dir, async () => {
+      ok = (await load(port, body, seconds, headers)).ok;
+    });
+    if (stacks.length === 0) throw new Error('perf recorded no samples');
+    return { stacks, answered200: gateway ? (await profiled.target.answered200()) - before : 0, ok };
+  } finally {
+    if (profiled) {
+      // A gateway's answers' events are in the trail whatever perf did: counted for "every 200 has its event".
+      if (settled) settled(await profiled.target.settledAnswered200());
+      await profiled.target.stop();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function machineLines(bareLoad: Load, on: Load): string[] {
   const b = bareLoad.machine;
   const g = on.machine;
