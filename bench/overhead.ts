@@ -12,7 +12,8 @@
  * machine's CPU went (bench/overhead-machine.ts) and the gateway's split into its event loop and its
  * other threads, a check that every 200 has its committed audit event, and the gateway's CPU budget
  * per lookup by stage (perf's cpu-clock samples of its event loop's thread where perf works, else a V8
- * profile of that thread; either scaled to that thread's CPU time).
+ * profile of that thread; either scaled to that thread's CPU time), with perf the bare proxy's budget
+ * beside it, profiled the same way, and the difference.
  *
  * Env: BENCH_DURATION seconds per load (default 10; BENCH_DURATION=2 BENCH_ROUNDS=1 gives a run under
  * a minute), BENCH_ROUNDS interleaved rounds, best kept (default 3), BENCH_WARMUP (default 2),
