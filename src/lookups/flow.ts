@@ -262,32 +262,20 @@ export async function fetchOne(
     // Signed before the event is committed, not after: the same CPU, but spent while the batch
     // commits instead of after it, when every lookup of the batch waited for the ones before it to
     // be signed (issue 12). Nothing leaves before the commit: if it fails, the proof is dropped.
-    // Two literals rather than a conditional spread, which defined each member on a slow path.
-    const { consentId } = resolved;
-    const claims: ProofClaims = consentId
-      ? {
-          lookupId: ctx.lookupId,
-          type: type.type,
-          provider: type.provider,
-          subject,
-          purpose: item.purpose,
-          caseId: item.caseId,
-          fetchedAt,
-          digest,
-          consentId,
-          disputed,
-        }
-      : {
-          lookupId: ctx.lookupId,
-          type: type.type,
-          provider: type.provider,
-          subject,
-          purpose: item.purpose,
-          caseId: item.caseId,
-          fetchedAt,
-          digest,
-          disputed,
-        };
+    // One literal of one shape rather than a conditional spread, which defined each member on a
+    // slow path; JSON.stringify leaves out an undefined consentId, so the proof is byte-identical.
+    const claims: ProofClaims = {
+      lookupId: ctx.lookupId,
+      type: type.type,
+      provider: type.provider,
+      subject,
+      purpose: item.purpose,
+      caseId: item.caseId,
+      fetchedAt,
+      digest,
+      consentId: resolved.consentId,
+      disputed,
+    };
     const proof = signProof(deps.signer.keyring.current, deps.signer.issuer, claims);
     await deps.audit.record(caller, itemFacts(ctx, { outcome: 'ok', fields: resolved.fields, recordDigest: digest }));
     const fetched: Fetched = {
