@@ -626,11 +626,6 @@ function commitLines(commits: { gateway: number[]; probeOn: number[]; probeBare:
 }
 
 /**
- * Where the machine's CPU went in the bare proxy's and the gateway's best rounds, and what that
- * means for the target: the CPU per lookup one event loop may spend to reach half the bare proxy's
- * rate, and the most lookups/s this machine could carry even with the gateway spread over every CPU.
- */
-/**
  * perf's samples of the event loop of a target of its own (`args` as for Target.start), started
  * with the jitdump flags in a temporary directory, warmed up, then recorded over `seconds` of load.
  * `settled` receives the gateway's settled 200 count once it stops (its events are in the trail).
@@ -666,6 +661,11 @@ async function perfProfile(
   }
 }
 
+/**
+ * Where the machine's CPU went in the bare proxy's and the gateway's best rounds, and what that
+ * means for the target: the CPU per lookup one event loop may spend to reach half the bare proxy's
+ * rate, and the most lookups/s this machine could carry even with the gateway spread over every CPU.
+ */
 function machineLines(bareLoad: Load, on: Load): string[] {
   const b = bareLoad.machine;
   const g = on.machine;
