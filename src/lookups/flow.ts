@@ -116,10 +116,10 @@ export interface ItemOutcome {
 }
 
 /**
- * The audit facts of one event of an item. One object literal of one shape for every item and
- * outcome: built by spreading a shared base into a new literal, its shape varied with the spread
- * and V8 defined its members one at a time on a slow path, and the event builder then missed on
- * every read of it (issue 12).
+ * The audit facts of one event of an item: one object literal of one shape for every item and
+ * outcome. Spreading a shared base into a new literal (as before) gave objects of varying shapes,
+ * whose members V8 defined one at a time on a slow path and the event builder then read through
+ * missed inline caches (issue 12).
  */
 export function itemFacts(ctx: ItemContext, result: ItemOutcome): AuditFacts {
   const { item } = ctx;
