@@ -4,6 +4,8 @@
  *   bare <stubUrl>             Fastify 5 + an undici Pool forwarding the lookup body to the stub
  *   gateway <stubUrl> <dbUrl> [audit-off | redis=<url>]   onetrip on PostgreSQL, its types' http adapters
  *                              pointing at the stub (audit-off: a writer stub; redis=: quota counters in Redis)
+ *   floor <stubUrl> <dbUrl> [without=audit|proof|both]   the least any gateway keeping the contract's
+ *                              guarantees does per lookup (bench/overhead-floor.ts), or that without one of them
  * Each child talks to the parent over IPC: it sends {ready, port, ...} once listening and answers
  * {cmd: 'cpu'} (process.cpuUsage, its main thread's CPU time on Linux, RSS, heap used), {cmd: 'gc'} (the same after a full collection)
  * and {cmd: 'profile-start'} / {cmd: 'profile-stop'} (a V8 CPU profile taken with node:inspector, so
@@ -20,6 +22,8 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { seedDemo } from '../src/demo/seed.js';
 import { auditOffSink } from './audit-support.js';
+import { createDatabase } from '../src/db/index.js';
+import { startFloor } from './overhead-floor.js';
 
 export type ChildMessage =
   | { ready: true; port: number; token?: string }
@@ -202,6 +206,14 @@ async function gateway(stubUrl: string, dbUrl: string, mode: string | undefined)
   send({ ready: true, port: (app.server.address() as { port: number }).port, token });
 }
 
+async function floor(stubUrl: string, dbUrl: string, mode: string | undefined) {
+  const { db } = await createDatabase({ url: dbUrl, pgliteDir: null, poolSize: 4 });
+  const without = mode?.startsWith('without=') ? mode.slice('without='.length) : undefined;
+  if (without !== undefined && without !== 'audit' && without !== 'proof' && without !== 'both') throw new Error(`floor: unknown ${mode}`);
+  const { port, token } = await startFloor(stubUrl, db, { answered: () => (answered200 += 1), without });
+  send({ ready: true, port, token });
+}
+
 const [role, a, b, c] = process.argv.slice(2);
 answerParent();
 const started =
@@ -211,7 +223,9 @@ const started =
       ? bare(a!)
       : role === 'gateway'
         ? gateway(a!, b!, c)
-        : Promise.reject(new Error(`unknown role ${role}`));
+        : role === 'floor'
+          ? floor(a!, b!, c)
+          : Promise.reject(new Error(`unknown role ${role}`));
 started.catch((err) => {
   console.error(`bench ${role} failed:`, err);
   process.exit(1);

@@ -59,6 +59,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SOAK = process.argv.includes('--soak') ? 300 : Number(process.env.BENCH_SOAK_SECONDS ?? 0);
 const COMPARE = process.env.BENCH_COMPARE ? path.resolve(process.env.BENCH_COMPARE) : null;
 const REDIS_URL = process.env.REDIS_URL || null;
+/** Also load the floor without its audit event, without its proof and without either (bench/overhead-floor.ts). */
+const FLOOR_PARTS = ['1', 'true', 'yes'].includes(process.env.BENCH_FLOOR_PARTS ?? '');
 /** The stage budget's profiler: perf when it works here (bench/overhead-perf.ts), else V8's; `v8` asks for V8's. */
 const PROFILER = process.env.BENCH_PROFILER === 'v8' ? 'v8' : 'perf';
 /**
@@ -360,6 +362,38 @@ async function main() {
       };
       entries.push(redisEntry);
     }
+    // The floor (bench/overhead-floor.ts): only what the contract's guarantees cost, so the run says
+    // whether a ratio is within reach on this machine at all, whatever onetrip itself does.
+    const floor = await Target.start(['floor', stubUrl, db.url]);
+    started.push(floor.target);
+    const floorEntry: Entry = {
+      name: "floor: the contract's guarantees alone",
+      port: floor.port,
+      headers: { authorization: `Bearer ${floor.token}` },
+      target: floor.target,
+      runs: [],
+    };
+    entries.push(floorEntry);
+    // BENCH_FLOOR_PARTS: the floor without its audit event, without its proof, without either, so
+    // each guarantee's price on this machine is shown on its own.
+    const floorParts: Entry[] = [];
+    /** The one of them that still writes its events (counted in "every 200 has its event"). */
+    let floorWithEvents: Entry | null = null;
+    if (FLOOR_PARTS) {
+      const parts = {
+        audit: 'floor without its audit event',
+        proof: 'floor without its proof',
+        both: 'floor without audit event and proof',
+      };
+      for (const [without, name] of Object.entries(parts)) {
+        const part = await Target.start(['floor', stubUrl, db.url, `without=${without}`]);
+        started.push(part.target);
+        const entry: Entry = { name, port: part.port, headers: { authorization: `Bearer ${part.token}` }, target: part.target, runs: [] };
+        floorParts.push(entry);
+        if (without === 'proof') floorWithEvents = entry;
+      }
+      entries.push(...floorParts);
+    }
     // BENCH_COMPARE=<a checkout of another onetrip version with these bench files>: its gateway, same run.
     let compareEntry: Entry | null = null;
     if (COMPARE) {
@@ -402,6 +436,7 @@ async function main() {
     const on = best(onEntry);
     const offLoad = best(offEntry);
     const compared = compareEntry ? best(compareEntry) : null;
+    const floorLoad = best(floorEntry);
     const sharedQuotas = redisEntry ? best(redisEntry) : null;
 
     // Half the gateway's rate, for the gateway and for the bare proxy, in ROUNDS interleaved rounds of
@@ -483,6 +518,8 @@ async function main() {
     const comparedOk =
       (compareEntry ? await compareEntry.target!.settledAnswered200() : 0) +
       (redisEntry ? await redisEntry.target!.settledAnswered200() : 0) +
+      (await floorEntry.target!.settledAnswered200()) +
+      (floorWithEvents ? await floorWithEvents.target!.settledAnswered200() : 0) +
       perfOk;
     for (const s of started.splice(1).reverse()) await s.stop();
     const events = await sql<{ n: string }>`select count(*) as n from audit_events where action = 'lookup' and outcome = 'ok'`.execute(
@@ -500,6 +537,15 @@ async function main() {
       `\ngateway / bare proxy: ${fmt(on.rps / bareLoad.rps, 2)} (req/s; target >= 0.5; ${paired(onEntry, bareEntry)}), CPU per request ${fmt((bareLoad.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}`,
     );
     if (nginxLoad) console.log(`gateway / nginx: ${fmt(on.rps / nginxLoad.rps, 2)}`);
+    console.log(
+      `floor / bare proxy: ${fmt(floorLoad.rps / bareLoad.rps, 2)} (req/s; ${paired(floorEntry, bareEntry)}): the most any gateway keeping the contract's guarantees on this stack reaches on this machine (bench/overhead-floor.ts); ` +
+        `its CPU per lookup ${fmt(floorLoad.cpuPerRequestUs ?? 0)} µs (event loop ${fmt(floorLoad.loopPerRequestUs ?? 0)}) against the bare proxy's ${fmt(bareLoad.cpuPerRequestUs ?? 0)} (${fmt(bareLoad.loopPerRequestUs ?? 0)})`,
+    );
+    for (const part of floorParts)
+      console.log(`  ${part.name} / bare proxy: ${fmt(best(part).rps / bareLoad.rps, 2)} (${paired(part, bareEntry)})`);
+    console.log(
+      `gateway / floor: ${fmt(on.rps / floorLoad.rps, 2)} (req/s; ${paired(onEntry, floorEntry)}): what onetrip's own rules, checks and bookkeeping cost beyond that`,
+    );
     if (compared)
       console.log(
         `gateway / BENCH_COMPARE gateway: ${fmt(on.rps / compared.rps, 2)} (req/s; ${paired(onEntry, compareEntry!)}), CPU per lookup ${fmt((compared.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}x less`,
