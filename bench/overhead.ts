@@ -4,7 +4,9 @@
  * One run loads, with autocannon (BENCH_CONNECTIONS, default 32, keep-alive), the same lookup body sent to:
  *   a stub provider directly; a bare Fastify 5 + undici Pool proxy to it; nginx to it (when `nginx`
  *   is installed); and the gateway on PostgreSQL (audit on, then audit off) whose http adapters
- *   point at the stub. Every target is its own child process, so its CPU time is its own.
+ *   point at the stub, and the floor (bench/overhead-floor.ts: only what the contract's guarantees cost,
+ *   to show whether a ratio is within reach on this machine at all). Every target is its own child
+ *   process, so its CPU time is its own.
  * Prints req/s, p50/p99, CPU per request, the ratios gateway/bare, gateway/nginx and audit on/off,
  * p99 at half the gateway's rate under an evenly paced load (bench/paced.ts; median of BENCH_ROUNDS
  * interleaved rounds) with the durable commits under those rounds (the gateway's audit group commits,
@@ -26,7 +28,8 @@
  * default postgres://postgres@127.0.0.1:5432/postgres), REDIS_URL (when set, one more gateway keeps its
  * quotas there, as replicas do, to price the shared counters), BENCH_PROFILER (`v8`: the stage budget
  * from V8's profiler even where perf works), BENCH_PROFILE_OUT (a file for the profile: perf's samples
- * as collapsed stacks, the input of flame graph tools, or V8's .cpuprofile).
+ * as collapsed stacks, the input of flame graph tools, or V8's .cpuprofile), BENCH_FLOOR_PARTS (1: the
+ * floor also without its audit event, without its proof and without either).
  */
 import { spawn, execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
