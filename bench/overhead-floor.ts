@@ -24,19 +24,10 @@ import type { DB } from '../src/db/index.js';
 import { DEMO_TYPES } from '../src/demo/catalog.js';
 import { digestOf, signProof } from '../src/lookups/proof.js';
 import type { SigningKey } from '../src/keys/keyring.js';
-import { loadGatewayDocument, ref, sharedSchema } from '../src/openapi.js';
+import { loadGatewayDocument, ref, sharedSchema, type Schema } from '../src/openapi.js';
 import { gatewayFormats } from '../src/plugins/input.js';
 import { compileRecordSchema, createRecordAjv } from '../src/registry/snapshot.js';
 import { maskSubjectId, parseSubject, subjectHmac } from '../src/subjects/index.js';
-
-interface LookupBody {
-  type: string;
-  subject: { kind: string; id: string };
-  purpose: string;
-  caseId: string;
-  officer?: string;
-  fields?: string[];
-}
 
 export const FLOOR_HMAC_KEY = 'bench-overhead-hmac-key-0123456789abcdef';
 export const FLOOR_ISSUER = 'http://bench.test';
@@ -85,7 +76,7 @@ export async function startFloor(stubUrl: string, db: DB, options: FloorOptions 
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, strict: false }, plugins: [formatsPlugin, gatewayFormats] },
   });
   app.addSchema(sharedSchema(loadGatewayDocument()));
-  app.post<{ Body: LookupBody }>(
+  app.post<{ Body: Schema<'LookupRequest'> }>(
     '/v1/lookups',
     { schema: { body: ref('LookupRequest'), response: { 200: ref('LookupResponse') } } },
     async (request, reply) => {

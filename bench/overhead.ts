@@ -329,59 +329,30 @@ async function main() {
       nginxEntry = { name: 'nginx 1.22 proxy (1 worker)', port: nginx.port, headers: {}, runs: [] };
       entries.push(nginxEntry);
     }
-    const gw = await Target.start(['gateway', stubUrl, db.url]);
-    started.push(gw.target);
-    const auth = { authorization: `Bearer ${gw.token}` };
-    const onEntry: Entry = {
-      name: 'onetrip (http adapter, PostgreSQL, audit, proof)',
-      port: gw.port,
-      headers: auth,
-      target: gw.target,
-      runs: [],
+    /** Starts a target that takes a Bearer token (a gateway or the floor) and adds it to the rounds. */
+    const startEntry = async (name: string, args: string[], targets?: string, flags?: string[]): Promise<Entry & { target: Target }> => {
+      const t = await Target.start(args, targets, flags);
+      started.push(t.target);
+      const entry = { name, port: t.port, headers: { authorization: `Bearer ${t.token}` }, target: t.target, runs: [] };
+      entries.push(entry);
+      return entry;
     };
-    entries.push(onEntry);
-    const off = await Target.start(['gateway', stubUrl, db.url, 'audit-off']);
-    started.push(off.target);
-    const offEntry: Entry = {
-      name: 'onetrip, audit off (writer stub)',
-      port: off.port,
-      headers: { authorization: `Bearer ${off.token}` },
-      target: off.target,
-      runs: [],
-    };
-    entries.push(offEntry);
+    const gw = await startEntry('onetrip (http adapter, PostgreSQL, audit, proof)', ['gateway', stubUrl, db.url]);
+    const auth = gw.headers;
+    const offEntry = await startEntry('onetrip, audit off (writer stub)', ['gateway', stubUrl, db.url, 'audit-off']);
     // REDIS_URL: the same gateway with its quota counters in Redis, as every replica of a scaled-out
     // deployment keeps them (docker-compose.yml), so what the shared counters cost is shown.
-    let redisEntry: Entry | null = null;
-    if (REDIS_URL) {
-      const shared = await Target.start(['gateway', stubUrl, db.url, `redis=${REDIS_URL}`]);
-      started.push(shared.target);
-      redisEntry = {
-        name: 'onetrip, quotas in Redis (REDIS_URL)',
-        port: shared.port,
-        headers: { authorization: `Bearer ${shared.token}` },
-        target: shared.target,
-        runs: [],
-      };
-      entries.push(redisEntry);
-    }
+    const redisEntry = REDIS_URL
+      ? await startEntry('onetrip, quotas in Redis (REDIS_URL)', ['gateway', stubUrl, db.url, `redis=${REDIS_URL}`])
+      : null;
     // The floor (bench/overhead-floor.ts): only what the contract's guarantees cost, so the run says
     // whether a ratio is within reach on this machine at all, whatever onetrip itself does.
-    const floor = await Target.start(['floor', stubUrl, db.url]);
-    started.push(floor.target);
-    const floorEntry: Entry = {
-      name: "floor: the contract's guarantees alone",
-      port: floor.port,
-      headers: { authorization: `Bearer ${floor.token}` },
-      target: floor.target,
-      runs: [],
-    };
-    entries.push(floorEntry);
+    const floorEntry = await startEntry("floor: the contract's guarantees alone", ['floor', stubUrl, db.url]);
     // BENCH_FLOOR_PARTS: the floor without its audit event, without its proof, without either, so
     // each guarantee's price on this machine is shown on its own.
     const floorParts: Entry[] = [];
     /** The one of them that still writes its events (counted in "every 200 has its event"). */
-    let floorWithEvents: Entry | null = null;
+    let floorWithEvents: (Entry & { target: Target }) | null = null;
     if (FLOOR_PARTS) {
       const parts = {
         audit: 'floor without its audit event',
@@ -389,32 +360,21 @@ async function main() {
         both: 'floor without audit event and proof',
       };
       for (const [without, name] of Object.entries(parts)) {
-        const part = await Target.start(['floor', stubUrl, db.url, `without=${without}`]);
-        started.push(part.target);
-        const entry: Entry = { name, port: part.port, headers: { authorization: `Bearer ${part.token}` }, target: part.target, runs: [] };
+        const entry = await startEntry(name, ['floor', stubUrl, db.url, `without=${without}`]);
         floorParts.push(entry);
         if (without === 'proof') floorWithEvents = entry;
       }
-      entries.push(...floorParts);
     }
     // BENCH_COMPARE=<a checkout of another onetrip version with these bench files>: its gateway, same run.
-    let compareEntry: Entry | null = null;
-    if (COMPARE) {
-      const other = await Target.start(['gateway', stubUrl, db.url], path.join(COMPARE, 'bench/overhead-targets.ts'), [
-        // That version as its own `npm start` runs it, then BENCH_COMPARE_FLAGS.
-        ...startFlags(COMPARE),
-        ...COMPARE_FLAGS,
-      ]);
-      started.push(other.target);
-      compareEntry = {
-        name: `onetrip at ${path.basename(COMPARE)} (BENCH_COMPARE)`,
-        port: other.port,
-        headers: { authorization: `Bearer ${other.token}` },
-        target: other.target,
-        runs: [],
-      };
-      entries.push(compareEntry);
-    }
+    const compareEntry = COMPARE
+      ? await startEntry(
+          `onetrip at ${path.basename(COMPARE)} (BENCH_COMPARE)`,
+          ['gateway', stubUrl, db.url],
+          path.join(COMPARE, 'bench/overhead-targets.ts'),
+          // That version as its own `npm start` runs it, then BENCH_COMPARE_FLAGS.
+          [...startFlags(COMPARE), ...COMPARE_FLAGS],
+        )
+      : null;
     for (const e of entries) await load(e.port, body, WARMUP, e.headers);
     for (let round = 0; round < ROUNDS; round++) {
       for (const e of entries) e.runs.push(await load(e.port, body, DURATION, e.headers, e.target));
@@ -436,7 +396,7 @@ async function main() {
     };
     const bareLoad = best(bareEntry);
     const nginxLoad = nginxEntry ? best(nginxEntry) : null;
-    const on = best(onEntry);
+    const on = best(gw);
     const offLoad = best(offEntry);
     const compared = compareEntry ? best(compareEntry) : null;
     const floorLoad = best(floorEntry);
@@ -519,10 +479,10 @@ async function main() {
     const gatewayOk = await gw.target.settledAnswered200();
     // The BENCH_COMPARE gateway and the one with its quotas in Redis write their events to the same trail.
     const comparedOk =
-      (compareEntry ? await compareEntry.target!.settledAnswered200() : 0) +
-      (redisEntry ? await redisEntry.target!.settledAnswered200() : 0) +
-      (await floorEntry.target!.settledAnswered200()) +
-      (floorWithEvents ? await floorWithEvents.target!.settledAnswered200() : 0) +
+      (compareEntry ? await compareEntry.target.settledAnswered200() : 0) +
+      (redisEntry ? await redisEntry.target.settledAnswered200() : 0) +
+      (await floorEntry.target.settledAnswered200()) +
+      (floorWithEvents ? await floorWithEvents.target.settledAnswered200() : 0) +
       perfOk;
     for (const s of started.splice(1).reverse()) await s.stop();
     const events = await sql<{ n: string }>`select count(*) as n from audit_events where action = 'lookup' and outcome = 'ok'`.execute(
@@ -537,7 +497,7 @@ async function main() {
     console.log('|---|---|---|---|---|');
     for (const r of rows) console.log(r);
     console.log(
-      `\ngateway / bare proxy: ${fmt(on.rps / bareLoad.rps, 2)} (req/s; target >= 0.5; ${paired(onEntry, bareEntry)}), CPU per request ${fmt((bareLoad.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}`,
+      `\ngateway / bare proxy: ${fmt(on.rps / bareLoad.rps, 2)} (req/s; target >= 0.5; ${paired(gw, bareEntry)}), CPU per request ${fmt((bareLoad.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}`,
     );
     if (nginxLoad) console.log(`gateway / nginx: ${fmt(on.rps / nginxLoad.rps, 2)}`);
     console.log(
@@ -547,18 +507,18 @@ async function main() {
     for (const part of floorParts)
       console.log(`  ${part.name} / bare proxy: ${fmt(best(part).rps / bareLoad.rps, 2)} (${paired(part, bareEntry)})`);
     console.log(
-      `gateway / floor: ${fmt(on.rps / floorLoad.rps, 2)} (req/s; ${paired(onEntry, floorEntry)}): what onetrip's own rules, checks and bookkeeping cost beyond that`,
+      `gateway / floor: ${fmt(on.rps / floorLoad.rps, 2)} (req/s; ${paired(gw, floorEntry)}): what onetrip's own rules, checks and bookkeeping cost beyond that`,
     );
     if (compared)
       console.log(
-        `gateway / BENCH_COMPARE gateway: ${fmt(on.rps / compared.rps, 2)} (req/s; ${paired(onEntry, compareEntry!)}), CPU per lookup ${fmt((compared.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}x less`,
+        `gateway / BENCH_COMPARE gateway: ${fmt(on.rps / compared.rps, 2)} (req/s; ${paired(gw, compareEntry!)}), CPU per lookup ${fmt((compared.cpuPerRequestUs ?? 0) / (on.cpuPerRequestUs ?? 1), 2)}x less`,
       );
     console.log(
-      `audit on / off: ${fmt(on.rps / offLoad.rps, 2)} (req/s; target >= 0.9; ${paired(onEntry, offEntry)}), CPU per lookup on ${fmt(on.cpuPerRequestUs ?? 0)} µs, off ${fmt(offLoad.cpuPerRequestUs ?? 0)} µs`,
+      `audit on / off: ${fmt(on.rps / offLoad.rps, 2)} (req/s; target >= 0.9; ${paired(gw, offEntry)}), CPU per lookup on ${fmt(on.cpuPerRequestUs ?? 0)} µs, off ${fmt(offLoad.cpuPerRequestUs ?? 0)} µs`,
     );
     if (sharedQuotas)
       console.log(
-        `quotas in Redis / in the process: ${fmt(sharedQuotas.rps / on.rps, 2)} (req/s; ${paired(redisEntry!, onEntry)}), CPU per lookup ${fmt(sharedQuotas.cpuPerRequestUs ?? 0)} against ${fmt(on.cpuPerRequestUs ?? 0)} µs (event loop ${fmt(sharedQuotas.loopPerRequestUs ?? 0)} against ${fmt(on.loopPerRequestUs ?? 0)})`,
+        `quotas in Redis / in the process: ${fmt(sharedQuotas.rps / on.rps, 2)} (req/s; ${paired(redisEntry!, gw)}), CPU per lookup ${fmt(sharedQuotas.cpuPerRequestUs ?? 0)} against ${fmt(on.cpuPerRequestUs ?? 0)} µs (event loop ${fmt(sharedQuotas.loopPerRequestUs ?? 0)} against ${fmt(on.loopPerRequestUs ?? 0)})`,
       );
     console.log(
       `p99 at ${fmt(half)} req/s, evenly paced (half the gateway's rate; after ${HALF_WARMUP} s paced warm-up; median of ${ROUNDS} rounds): gateway ${fmt(onHalf.p99, 1)} ms, bare proxy ${fmt(bareHalf.p99, 1)} ms (target: gateway <= bare + 3 ms; rounds: gateway ${onHalf.all.join(', ')}, bare ${bareHalf.all.join(', ')} ms; p50 gateway ${fmt(onHalf.p50, 1)}, bare ${fmt(bareHalf.p50, 1)} ms)` +
